@@ -1,0 +1,290 @@
+// YAML text -> validated, frozen Config. Collects every problem (unknown keys, wrong types, bad
+// values) with its key path and, where it can be found, its line, instead of stopping at the first.
+import { readFile } from 'node:fs/promises';
+import yaml from 'js-yaml';
+import { defaults, type Config, type DnsServer } from './schema.ts';
+import { parseDuration } from './duration.ts';
+import { locateKey } from './locate.ts';
+import { parseListenSpec } from '../net/listen-spec.ts';
+
+export interface ConfigProblem {
+  readonly path: string;
+  readonly line: number | undefined;
+  readonly message: string;
+}
+
+export type ConfigResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+type Path = readonly (string | number)[];
+type Obj = Readonly<Record<string, unknown>>;
+
+class Checker {
+  readonly problems: ConfigProblem[] = [];
+  readonly #text: string;
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  problem(path: Path, message: string): void {
+    this.problems.push({ path: path.join('.'), line: locateKey(this.#text, path), message });
+  }
+
+  section(parent: Obj, path: Path, keys: readonly string[]): Obj {
+    const key = path[path.length - 1];
+    const value = path.length === 0 ? parent : typeof key === 'string' ? parent[key] : undefined;
+    if (value === undefined || value === null) return {};
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      this.problem(path, 'must be a mapping');
+      return {};
+    }
+    const obj = value as Obj;
+    for (const k of Object.keys(obj)) {
+      if (!keys.includes(k)) this.problem([...path, k], `unknown key (expected one of: ${keys.join(', ')})`);
+    }
+    return obj;
+  }
+
+  string(o: Obj, path: Path, fallback: string): string;
+  string(o: Obj, path: Path, fallback: undefined): string | undefined;
+  string(o: Obj, path: Path, fallback: string | undefined): string | undefined {
+    const v = o[String(path[path.length - 1])];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === 'string' && v.trim() !== '') return v.trim();
+    this.problem(path, 'must be a non-empty string');
+    return fallback;
+  }
+
+  oneOf<T extends string>(o: Obj, path: Path, choices: readonly T[], fallback: T): T {
+    const v = o[String(path[path.length - 1])];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;
+    this.problem(path, `must be one of: ${choices.join(', ')}`);
+    return fallback;
+  }
+
+  bool(o: Obj, path: Path, fallback: boolean): boolean {
+    const v = o[String(path[path.length - 1])];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === 'boolean') return v;
+    this.problem(path, 'must be true or false');
+    return fallback;
+  }
+
+  int(o: Obj, path: Path, fallback: number, min: number, max: number): number {
+    const v = o[String(path[path.length - 1])];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+    this.problem(path, `must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+
+  duration(o: Obj, path: Path, fallbackMs: number, minMs = 0): number {
+    const v = o[String(path[path.length - 1])];
+    if (v === undefined || v === null) return fallbackMs;
+    const ms = parseDuration(v);
+    if (ms !== undefined && ms >= minMs) return ms;
+    this.problem(path, 'must be a duration such as 500ms, 2s, 5m, 1h or 1d (a bare number means seconds)');
+    return fallbackMs;
+  }
+
+  stringList(o: Obj, path: Path, fallback: readonly string[]): readonly string[] {
+    const v = o[String(path[path.length - 1])];
+    if (v === undefined || v === null) return fallback;
+    if (!Array.isArray(v)) {
+      this.problem(path, 'must be a list of strings');
+      return fallback;
+    }
+    const out: string[] = [];
+    v.forEach((item: unknown, i) => {
+      if (typeof item === 'string' && item.trim() !== '') out.push(item.trim());
+      else this.problem([...path, i], 'must be a non-empty string');
+    });
+    return out;
+  }
+
+  listen(o: Obj, path: Path, fallback: string | undefined): string | undefined {
+    const spec = fallback === undefined ? this.string(o, path, undefined) : this.string(o, path, fallback);
+    if (spec === undefined || spec === fallback) return spec;
+    const parsed = parseListenSpec(spec);
+    if (!parsed.ok) this.problem(path, parsed.reason);
+    return spec;
+  }
+}
+
+const TOP = ['milter', 'header', 'maps', 'bundled_map', 'map_parent_match', 'srv', 'dns', 'cache', 'policy', 'lookup', 'tor', 'health', 'metrics', 'log'];
+
+function hostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+))(?::(\d{1,5}))?$/.exec(text);
+  if (m === null) return undefined;
+  const port = m[3] === undefined ? 53 : Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+function dnsServers(c: Checker, dns: Obj): readonly DnsServer[] {
+  const v = dns['servers'];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) {
+    c.problem(['dns', 'servers'], 'must be a list of "host[:port]" strings or {address, port, trust_ad} mappings');
+    return [];
+  }
+  const out: DnsServer[] = [];
+  v.forEach((item: unknown, i) => {
+    const path = ['dns', 'servers', i];
+    if (typeof item === 'string') {
+      const hp = hostPort(item.trim());
+      if (hp === undefined) c.problem(path, `"${item}" is not host[:port]`);
+      else out.push({ address: hp.host, port: hp.port, trustAd: false });
+      return;
+    }
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      c.problem(path, 'must be "host[:port]" or a mapping');
+      return;
+    }
+    const o = c.section({ s: item }, [...path.slice(0, -1), 's'], ['address', 'port', 'trust_ad']);
+    const address = c.string(o, [...path, 'address'], undefined);
+    if (address === undefined) c.problem([...path, 'address'], 'is required');
+    const port = c.int(o, [...path, 'port'], 53, 1, 65535);
+    const trustAd = c.bool(o, [...path, 'trust_ad'], false);
+    if (address !== undefined) out.push({ address, port, trustAd });
+  });
+  return out;
+}
+
+/** Validates a parsed YAML document. `text` is only used to find line numbers. */
+export function validateConfig(doc: unknown, text: string, source: string | undefined): ConfigResult {
+  const c = new Checker(text);
+  if (doc !== undefined && doc !== null && (typeof doc !== 'object' || Array.isArray(doc))) {
+    return { ok: false, problems: [{ path: '(top)', line: 1, message: 'the config file must be a YAML mapping' }] };
+  }
+  const root = c.section((doc ?? {}) as Obj, [], TOP);
+  const d = defaults;
+
+  const m = c.section(root, ['milter'], ['listen', 'submission_listen', 'socket_mode', 'socket_group', 'mixed_routes', 'mixed_routes_max_defer', 'idle_timeout', 'max_connections']);
+  const socketModeRaw = m['socket_mode'];
+  let socketMode = d.milter.socketMode;
+  if (socketModeRaw !== undefined && socketModeRaw !== null) {
+    const text = typeof socketModeRaw === 'string' || typeof socketModeRaw === 'number' ? String(socketModeRaw) : '';
+    if (/^0?[0-7]{3}$/.test(text)) socketMode = parseInt(text, 8);
+    else c.problem(['milter', 'socket_mode'], 'must be an octal mode such as "0660" (quote it in YAML)');
+  }
+  const h = c.section(root, ['header'], ['name', 'format', 'transport', 'template']);
+  const headerName = c.string(h, ['header', 'name'], d.header.name);
+  if (!/^[\x21-\x39\x3b-\x7e]+$/.test(headerName)) c.problem(['header', 'name'], 'must be a header field name (printable ASCII, no colon or space)');
+  const format = c.oneOf(h, ['header', 'format'], ['postfix', 'domain-list', 'template'] as const, d.header.format);
+  const template = c.string(h, ['header', 'template'], undefined);
+  if (format === 'template' && template === undefined) c.problem(['header', 'template'], 'is required when header.format is template');
+  const mixedRoutes = c.oneOf(m, ['milter', 'mixed_routes'], ['defer', 'allow', 'default'] as const, format === 'domain-list' ? 'allow' : d.milter.mixedRoutes);
+  if (format === 'domain-list' && mixedRoutes === 'defer') c.problem(['milter', 'mixed_routes'], 'defer makes no sense with header.format domain-list, which routes per recipient: use allow');
+
+  const mapsRaw = root['maps'];
+  let maps: readonly string[] = [];
+  if (typeof mapsRaw === 'string') maps = [mapsRaw];
+  else maps = c.stringList(root, ['maps'], []);
+
+  const s = c.section(root, ['srv'], ['enabled', 'service']);
+  const dns = c.section(root, ['dns'], ['servers', 'dnssec', 'timeout', 'deadline', 'via_tor']);
+  const timeoutMs = c.duration(dns, ['dns', 'timeout'], d.dns.timeoutMs, 1);
+  const deadlineMs = c.duration(dns, ['dns', 'deadline'], d.dns.deadlineMs, 1);
+  if (timeoutMs > deadlineMs) c.problem(['dns', 'timeout'], 'must not be longer than dns.deadline');
+  const cache = c.section(root, ['cache'], ['max_entries', 'max_ttl', 'failure_ttl', 'serve_stale']);
+  const p = c.section(root, ['policy'], ['route_mailers', 'local_domains', 'ignore_domains', 'on_lookup_failure']);
+  const l = c.section(root, ['lookup'], ['socketmap', 'tcp_table', 'sendmail', 'readsocket', 'budget']);
+  const t = c.section(root, ['tor'], ['socks', 'connect_timeout']);
+  const hl = c.section(root, ['health'], ['enabled', 'interval', 'on_unreachable']);
+  const mt = c.section(root, ['metrics'], ['listen']);
+  const lg = c.section(root, ['log'], ['level']);
+
+  const config: Config = {
+    source,
+    milter: {
+      listen: c.listen(m, ['milter', 'listen'], d.milter.listen) ?? d.milter.listen,
+      submissionListen: c.listen(m, ['milter', 'submission_listen'], undefined),
+      socketMode,
+      socketGroup: c.string(m, ['milter', 'socket_group'], undefined),
+      mixedRoutes,
+      mixedRoutesMaxDefer: c.int(m, ['milter', 'mixed_routes_max_defer'], d.milter.mixedRoutesMaxDefer, 0, 1000),
+      idleTimeoutMs: c.duration(m, ['milter', 'idle_timeout'], d.milter.idleTimeoutMs, 1000),
+      maxConnections: c.int(m, ['milter', 'max_connections'], d.milter.maxConnections, 1, 1_000_000),
+    },
+    header: { name: headerName, format, transport: c.string(h, ['header', 'transport'], d.header.transport), template },
+    maps,
+    bundledMap: c.bool(root, ['bundled_map'], d.bundledMap),
+    mapParentMatch: c.bool(root, ['map_parent_match'], d.mapParentMatch),
+    srv: { enabled: c.bool(s, ['srv', 'enabled'], d.srv.enabled), service: c.string(s, ['srv', 'service'], d.srv.service) },
+    dns: {
+      servers: dnsServers(c, dns),
+      dnssec: c.oneOf(dns, ['dns', 'dnssec'], ['required', 'optional'] as const, d.dns.dnssec),
+      timeoutMs,
+      deadlineMs,
+      viaTor: c.bool(dns, ['dns', 'via_tor'], d.dns.viaTor),
+    },
+    cache: {
+      maxEntries: c.int(cache, ['cache', 'max_entries'], d.cache.maxEntries, 1, 100_000_000),
+      maxTtlMs: c.duration(cache, ['cache', 'max_ttl'], d.cache.maxTtlMs),
+      failureTtlMs: c.duration(cache, ['cache', 'failure_ttl'], d.cache.failureTtlMs),
+      serveStaleMs: c.duration(cache, ['cache', 'serve_stale'], d.cache.serveStaleMs),
+    },
+    policy: {
+      routeMailers: c.stringList(p, ['policy', 'route_mailers'], d.policy.routeMailers),
+      localDomains: c.stringList(p, ['policy', 'local_domains'], d.policy.localDomains).map((x) => x.toLowerCase()),
+      ignoreDomains: c.stringList(p, ['policy', 'ignore_domains'], d.policy.ignoreDomains).map((x) => x.toLowerCase()),
+      onLookupFailure: c.oneOf(p, ['policy', 'on_lookup_failure'], ['tempfail', 'none'] as const, d.policy.onLookupFailure),
+    },
+    lookup: {
+      socketmap: c.listen(l, ['lookup', 'socketmap'], undefined),
+      tcpTable: c.listen(l, ['lookup', 'tcp_table'], undefined),
+      sendmail: c.listen(l, ['lookup', 'sendmail'], undefined),
+      readsocket: c.listen(l, ['lookup', 'readsocket'], undefined),
+      budgetMs: c.duration(l, ['lookup', 'budget'], d.lookup.budgetMs, 1),
+    },
+    tor: { socks: c.string(t, ['tor', 'socks'], d.tor.socks), connectTimeoutMs: c.duration(t, ['tor', 'connect_timeout'], d.tor.connectTimeoutMs, 1) },
+    health: {
+      enabled: c.bool(hl, ['health', 'enabled'], d.health.enabled),
+      intervalMs: c.duration(hl, ['health', 'interval'], d.health.intervalMs, 1000),
+      onUnreachable: c.oneOf(hl, ['health', 'on_unreachable'], ['route', 'defer', 'clearnet'] as const, d.health.onUnreachable),
+    },
+    metrics: { listen: c.string(mt, ['metrics', 'listen'], undefined) },
+    log: { level: c.oneOf(lg, ['log', 'level'], ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, d.log.level) },
+  };
+  return c.problems.length > 0 ? { ok: false, problems: c.problems } : { ok: true, config: deepFreeze(config) };
+}
+
+/** Parses YAML text; syntax errors come back as one problem with their line. */
+export function parseConfigText(text: string, source: string | undefined): ConfigResult {
+  let doc: unknown;
+  try {
+    doc = yaml.load(text, { schema: yaml.CORE_SCHEMA, filename: source ?? '(config)' });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) {
+      return { ok: false, problems: [{ path: '(yaml)', line: err.mark.line + 1, message: err.reason }] };
+    }
+    throw err;
+  }
+  return validateConfig(doc, text, source);
+}
+
+/** Reads and validates a config file. A missing file is a problem, never a silent default. */
+export async function loadConfigFile(path: string): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    return { ok: false, problems: [{ path: '(file)', line: undefined, message: `cannot read ${path}: ${code}` }] };
+  }
+  return parseConfigText(text, path);
+}
+
+export function formatProblem(source: string | undefined, p: ConfigProblem): string {
+  const where = source === undefined ? '' : `${source}:${p.line === undefined ? '' : `${p.line}:`} `;
+  return `${where}${p.path}: ${p.message}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,102 @@
+// The validated, frozen configuration and its built-in defaults. The YAML keys are snake_case
+// (as operators write them); the typed values are camelCase. Every default lives here.
+
+export type MixedRoutes = 'defer' | 'allow' | 'default';
+export type HeaderFormat = 'postfix' | 'domain-list' | 'template';
+export type DnssecPolicy = 'required' | 'optional';
+export type LookupFailurePolicy = 'tempfail' | 'none';
+export type UnreachablePolicy = 'route' | 'defer' | 'clearnet';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface DnsServer {
+  readonly address: string;
+  readonly port: number;
+  /** Trust the AD bit from this server although it is not on loopback. */
+  readonly trustAd: boolean;
+}
+
+export interface Config {
+  /** The file this came from, or undefined for built-in defaults. */
+  readonly source: string | undefined;
+  readonly milter: {
+    readonly listen: string;
+    /** A second listener for Postfix non_smtpd_milters: never rejects or tempfails a recipient. */
+    readonly submissionListen: string | undefined;
+    readonly socketMode: number;
+    readonly socketGroup: string | undefined;
+    readonly mixedRoutes: MixedRoutes;
+    readonly mixedRoutesMaxDefer: number;
+    readonly idleTimeoutMs: number;
+    readonly maxConnections: number;
+  };
+  readonly header: {
+    readonly name: string;
+    readonly format: HeaderFormat;
+    readonly transport: string;
+    readonly template: string | undefined;
+  };
+  readonly maps: readonly string[];
+  readonly bundledMap: boolean;
+  readonly mapParentMatch: boolean;
+  readonly srv: { readonly enabled: boolean; readonly service: string };
+  readonly dns: {
+    /** Empty: the nameservers of /etc/resolv.conf. */
+    readonly servers: readonly DnsServer[];
+    readonly dnssec: DnssecPolicy;
+    readonly timeoutMs: number;
+    readonly deadlineMs: number;
+    readonly viaTor: boolean;
+  };
+  readonly cache: {
+    readonly maxEntries: number;
+    readonly maxTtlMs: number;
+    readonly failureTtlMs: number;
+    readonly serveStaleMs: number;
+  };
+  readonly policy: {
+    readonly routeMailers: readonly string[];
+    readonly localDomains: readonly string[];
+    readonly ignoreDomains: readonly string[];
+    readonly onLookupFailure: LookupFailurePolicy;
+  };
+  readonly lookup: {
+    readonly socketmap: string | undefined;
+    readonly tcpTable: string | undefined;
+    readonly sendmail: string | undefined;
+    readonly readsocket: string | undefined;
+    readonly budgetMs: number;
+  };
+  readonly tor: { readonly socks: string; readonly connectTimeoutMs: number };
+  readonly health: { readonly enabled: boolean; readonly intervalMs: number; readonly onUnreachable: UnreachablePolicy };
+  readonly metrics: { readonly listen: string | undefined };
+  readonly log: { readonly level: LogLevel };
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/onionmx-milter/config.yml';
+
+export const defaults: Config = {
+  source: undefined,
+  milter: {
+    listen: 'inet:127.0.0.1:8895',
+    submissionListen: undefined,
+    socketMode: 0o660,
+    socketGroup: undefined,
+    mixedRoutes: 'defer',
+    mixedRoutesMaxDefer: 5,
+    idleTimeoutMs: 7_210_000,
+    maxConnections: 1000,
+  },
+  header: { name: 'X-Onion-Route', format: 'postfix', transport: 'smtptor', template: undefined },
+  maps: [],
+  bundledMap: true,
+  mapParentMatch: false,
+  srv: { enabled: true, service: '_onion-mx._tcp' },
+  dns: { servers: [], dnssec: 'required', timeoutMs: 2000, deadlineMs: 5000, viaTor: false },
+  cache: { maxEntries: 100_000, maxTtlMs: 86_400_000, failureTtlMs: 30_000, serveStaleMs: 3_600_000 },
+  policy: { routeMailers: ['smtp', 'esmtp', 'relay'], localDomains: [], ignoreDomains: [], onLookupFailure: 'tempfail' },
+  lookup: { socketmap: undefined, tcpTable: undefined, sendmail: undefined, readsocket: undefined, budgetMs: 1000 },
+  tor: { socks: '127.0.0.1:9050', connectTimeoutMs: 150_000 },
+  health: { enabled: false, intervalMs: 600_000, onUnreachable: 'route' },
+  metrics: { listen: undefined },
+  log: { level: 'info' },
+};

@@ -1,0 +1,195 @@
+// The onion-routing milter: per recipient, decide whether it is a routing candidate (the MTA's own
+// routing result in {rcpt_mailer}), resolve it, and answer; at end of message delete every incoming
+// copy of the routing header and add ours. Everything that turns decisions into SMTP answers is here.
+import type { Logger } from '../log.ts';
+import type { Decision } from '../resolve/types.ts';
+import type { EndOfMessageContext, FilterHandler, FilterSpec, SessionContext, Verdict } from '../milter/types.ts';
+import { Verdicts } from '../milter/types.ts';
+import { TransactionRoutes, settleMessage, type MixedRoutes } from './transaction.ts';
+import { domainListValue, postfixValue, templateValue, type HeaderFormatSpec } from './header-value.ts';
+
+/** The resolver surface the filter needs. */
+export interface RouteResolver {
+  resolve(input: string, signal?: AbortSignal): Promise<Decision>;
+}
+
+export interface RoutingSettings {
+  readonly resolver: RouteResolver;
+  readonly headerName: string;
+  readonly header: HeaderFormatSpec;
+  readonly mixedRoutes: MixedRoutes;
+  readonly mixedRoutesMaxDefer: number;
+  readonly routeMailers: readonly string[];
+}
+
+export interface RoutingFilterOptions {
+  /** Called once per MTA connection: the connection keeps that snapshot (SIGHUP swaps it for new ones). */
+  readonly settings: () => RoutingSettings;
+  /** Local submissions (Postfix non_smtpd_milters): recipients are never refused at RCPT. */
+  readonly submission: boolean;
+  readonly log: Logger;
+  /** Called with every decision, for metrics. */
+  readonly onDecision?: (d: Decision, latencyMs: number) => void;
+}
+
+const RCPT_MACROS = ['i', '{rcpt_addr}', '{rcpt_host}', '{rcpt_mailer}'] as const;
+
+export function createRoutingFilter(options: RoutingFilterOptions): FilterSpec {
+  return {
+    actions: ['addHeader', 'changeHeader'],
+    noReply: ['header'],
+    macros: { mail: ['i'], rcpt: RCPT_MACROS, eoh: ['i'], eom: ['i'] },
+    open: (ctx) => new RoutingHandler(options, options.settings(), ctx.log),
+  };
+}
+
+interface Timed {
+  readonly decision: Decision;
+  readonly ms: number;
+}
+
+class RoutingHandler implements FilterHandler {
+  readonly #o: RoutingFilterOptions;
+  readonly #s: RoutingSettings;
+  readonly #mailers: ReadonlySet<string>;
+  readonly #headerLower: string;
+  #tx: TransactionRoutes;
+  #timings: Timed[] = [];
+  #incomingHeaders = 0;
+
+  constructor(options: RoutingFilterOptions, settings: RoutingSettings, _log: Logger) {
+    this.#o = options;
+    this.#s = settings;
+    this.#mailers = new Set(settings.routeMailers.map((m) => m.toLowerCase()));
+    this.#headerLower = settings.headerName.toLowerCase();
+    this.#tx = this.#newTransaction();
+  }
+
+  #newTransaction(): TransactionRoutes {
+    const mode = this.#s.header.format === 'domain-list' ? 'allow' : this.#s.mixedRoutes;
+    return new TransactionRoutes(mode, this.#s.mixedRoutesMaxDefer, !this.#o.submission);
+  }
+
+  mailFrom(): undefined {
+    this.#reset();
+    return undefined;
+  }
+
+  abort(): void {
+    this.#reset();
+  }
+
+  #reset(): void {
+    this.#tx = this.#newTransaction();
+    this.#timings = [];
+    this.#incomingHeaders = 0;
+  }
+
+  async rcptTo(ctx: SessionContext, recipient: { readonly address: string }): Promise<Verdict> {
+    const mailer = ctx.macros.get('{rcpt_mailer}')?.toLowerCase();
+    // Without the macro (an MTA configured not to send it) every recipient is a candidate: looking
+    // one up too many is safe, rerouting local delivery is not possible through FILTER anyway.
+    const candidate = mailer === undefined || this.#mailers.has(mailer);
+    const started = performance.now();
+    const decision: Decision = candidate
+      ? await this.#s.resolver.resolve(recipient.address, ctx.signal)
+      : { kind: 'none', domain: domainOf(recipient.address), reason: 'local-domain', detail: `delivered by ${mailer}`, ttl: 0 };
+    const ms = performance.now() - started;
+    this.#timings.push({ decision, ms });
+    this.#o.onDecision?.(decision, ms);
+    const admission = this.#tx.admit(decision, candidate);
+    const log = ctx.log;
+    switch (admission.kind) {
+      case 'accept':
+        log.debug({ rcpt: recipient.address, decision }, 'recipient decided');
+        return Verdicts.continue;
+      case 'defer':
+        log.info({ domain: decision.domain, route: routeText(decision), fixed: admission.fixedClass }, 'recipient deferred: different route than the first recipient');
+        return Verdicts.reply(452, '4.5.3', `Recipient has a different delivery route than the other recipients; it will be delivered separately, try again later`);
+      case 'tempfail': {
+        const detail = decision.kind === 'tempfail' ? `${decision.reason}${decision.detail === undefined ? '' : `: ${decision.detail}`}` : 'lookup failed';
+        log.warn({ domain: decision.domain, reason: detail }, 'recipient tempfailed: onion route lookup failed');
+        return Verdicts.reply(451, '4.4.3', `Onion route lookup for ${sanitize(decision.domain)} failed temporarily (${sanitize(detail)}); try again later`);
+      }
+      case 'reject': {
+        const reason = decision.kind === 'reject' ? decision.reason : 'invalid onion address';
+        log.info({ domain: decision.domain, reason }, 'recipient rejected: invalid onion domain');
+        return Verdicts.reply(550, '5.1.2', `Bad destination ${sanitize(decision.domain)}: ${sanitize(reason)}`);
+      }
+    }
+  }
+
+  header(_ctx: SessionContext, name: string): undefined {
+    if (name.toLowerCase() === this.#headerLower) this.#incomingHeaders++;
+    return undefined;
+  }
+
+  endOfMessage(ctx: EndOfMessageContext): Verdict {
+    // Incoming copies go first, highest index first, so earlier indices stay valid.
+    for (let i = this.#incomingHeaders; i >= 1; i--) ctx.deleteHeader(this.#s.headerName, i);
+    const settled = settleMessage(this.#tx, this.#s.header.format === 'domain-list');
+    const summary = this.#summary();
+    const log = ctx.log;
+    let verdict: Verdict = Verdicts.continue;
+    switch (settled.kind) {
+      case 'none':
+        log.info({ ...summary, route: 'default' }, 'message routed');
+        break;
+      case 'one': {
+        const h = this.#s.header;
+        const value = h.format === 'template' ? templateValue(h.template, h.transport, settled.route) : postfixValue(h.format === 'postfix' ? h.transport : '', settled.route);
+        ctx.addHeader(this.#s.headerName, value);
+        log.info({ ...summary, route: value }, 'message routed');
+        break;
+      }
+      case 'per-domain': {
+        const value = domainListValue(settled.routes);
+        ctx.addHeader(this.#s.headerName, value);
+        log.info({ ...summary, route: value }, 'message routed');
+        break;
+      }
+      case 'mixed-untagged':
+        log.warn({ ...summary, classes: settled.classes }, 'message has recipients on different routes and cannot be split: delivered without a route header');
+        break;
+      case 'tempfail':
+        log.warn({ ...summary, failed: settled.domains }, 'message deferred: onion route lookup failed');
+        verdict = Verdicts.reply(451, '4.4.3', `Onion route lookup failed temporarily for ${settled.domains.map(sanitize).join(', ')}; try again later`);
+        break;
+      case 'reject':
+        log.info({ ...summary, rejected: settled.domains }, 'message rejected: invalid onion recipient');
+        verdict = Verdicts.reply(550, '5.1.2', `Bad destination ${settled.domains.map(sanitize).join(', ')}: ${sanitize(settled.reason)}`);
+        break;
+    }
+    this.#reset();
+    return verdict;
+  }
+
+  #summary(): Record<string, unknown> {
+    const accepted = this.#tx.accepted();
+    return {
+      recipients: accepted.length,
+      deferred: this.#tx.deferredCount,
+      incomingHeadersRemoved: this.#incomingHeaders,
+      decisions: this.#timings.map((t) => ({
+        domain: t.decision.domain,
+        kind: t.decision.kind,
+        ...(t.decision.kind === 'route' ? { onion: t.decision.onion, source: t.decision.source, dnssec: t.decision.dnssec } : { reason: t.decision.reason }),
+        ms: Math.round(t.ms * 100) / 100,
+      })),
+    };
+  }
+}
+
+function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  return (at < 0 ? address : address.slice(at + 1)).toLowerCase();
+}
+
+function routeText(d: Decision): string {
+  return d.kind === 'route' ? `${d.onion}:${d.port}` : 'default';
+}
+
+/** SMTP reply text: printable ASCII only, no `%` surprises (the codec escapes it anyway). */
+function sanitize(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}

@@ -169,6 +169,7 @@ export function createStubResolver(options: StubResolverOptions = {}): StubResol
     if (!udp.value.flag_tc) return interpret(server, udp.value, 'udp');
     stats.tcpSent++;
     const tcp = await tcpExchange(server, payload, (message, _from: Endpoint) => receive(server, id, question, message), signal);
+    if (!tcp.ok && tcp.reason === 'malformed') return { ok: false, reason: 'malformed-reply', detail: `${label(server)} over TCP: ${tcp.detail}` };
     if (!tcp.ok) return { ok: false, reason: 'truncated', detail: `${label(server)}: reply truncated over UDP and the TCP retry failed: ${tcp.detail}` };
     if (tcp.value.kind === 'garbage') return { ok: false, reason: 'malformed-reply', detail: `${label(server)} over TCP: ${tcp.value.detail}` };
     if (tcp.value.packet.flag_tc) return { ok: false, reason: 'malformed-reply', detail: `${label(server)}: TC set on a TCP reply` };
@@ -181,28 +182,32 @@ export function createStubResolver(options: StubResolverOptions = {}): StubResol
     if (!checked.ok) return { ok: false, reason: 'invalid-name', detail: checked.detail };
     if (servers.length === 0) return { ok: false, reason: 'network', detail: 'no DNS servers configured' };
     const userSignal = queryOptions.signal;
-    const deadline = performance.now() + deadlineMs;
+    // One timer for the whole resolution; each attempt's own timer hangs off it, so an attempt
+    // ends at the deadline at the latest and no further attempt starts after it.
+    const deadline = timeoutSignal(deadlineMs, userSignal);
     const failures: DnsFailure[] = [];
-    for (let round = 0; round < attempts; round++) {
-      for (const server of servers) {
-        const remaining = deadline - performance.now();
-        if (userSignal !== undefined && isAborted(userSignal)) return aborted(userSignal);
-        if (remaining <= 0) return worst(failures, deadlineMs);
-        const timer = timeoutSignal(Math.min(attemptTimeoutMs, remaining), userSignal);
-        let result: DnsQueryResult;
-        try {
-          result = await attempt(server, checked.name, type, timer.signal);
-        } catch (err) {
-          result = { ok: false, reason: 'network', detail: `${label(server)}: ${errorMessage(err)}` };
-        } finally {
-          timer.dispose();
+    try {
+      for (let round = 0; round < attempts; round++) {
+        for (const server of servers) {
+          if (isAborted(deadline.signal)) return userSignal !== undefined && isAborted(userSignal) ? aborted(userSignal) : worst(failures, deadlineMs);
+          const timer = timeoutSignal(attemptTimeoutMs, deadline.signal);
+          let result: DnsQueryResult;
+          try {
+            result = await attempt(server, checked.name, type, timer.signal);
+          } catch (err) {
+            result = { ok: false, reason: 'network', detail: `${label(server)}: ${errorMessage(err)}` };
+          } finally {
+            timer.dispose();
+          }
+          if (result.ok) return result;
+          if (userSignal !== undefined && isAborted(userSignal)) return aborted(userSignal);
+          failures.push(result);
         }
-        if (result.ok) return result;
-        if (userSignal !== undefined && isAborted(userSignal)) return aborted(userSignal);
-        failures.push(result);
       }
+      return worst(failures, deadlineMs);
+    } finally {
+      deadline.dispose();
     }
-    return worst(failures, deadlineMs);
   }
 
   return { query, servers, stats };

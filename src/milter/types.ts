@@ -62,6 +62,13 @@ export interface SessionContext {
   readonly version: number;
   /** Aborted when the MTA goes away or the hook times out. */
   readonly signal: AbortSignal;
+  /**
+   * True when SMFIP_HDR_LEADSPC was granted: header values arrive with their leading space and
+   * values written at end of message are sent verbatim. When a filter asked for it and the MTA did
+   * not grant it, received values lack the space the MTA stripped, and one leading space of each
+   * written value is removed (the MTA adds it back).
+   */
+  readonly headerLeadingSpace: boolean;
 }
 
 /** Modifications collected at end of message and written with the final reply in one write. */

@@ -17,8 +17,8 @@ export const defaultRandomInt: RandomInt = (maxExclusive) => cryptoRandomInt(0, 
 /**
  * Orders records per RFC 2782 "Usage rules": by ascending priority; within a priority, repeatedly
  * pick at random with probability proportional to weight, where weight-0 records are placed first
- * and so have a small chance (1 in sum+1 each round) of being picked early, and are otherwise
- * picked last. Returns a new array; the input is not changed.
+ * (shuffled among themselves) and so have a small chance (1 in sum+1 each round) of being picked
+ * early, and are otherwise picked last. Returns a new array; the input is not changed.
  */
 export function orderSrvRecords<T extends SrvRecord>(records: readonly T[], randomInt: RandomInt = defaultRandomInt): T[] {
   const byPriority = new Map<number, T[]>();
@@ -36,8 +36,9 @@ export function orderSrvRecords<T extends SrvRecord>(records: readonly T[], rand
 
 function weightedOrder<T extends SrvRecord>(group: readonly T[], randomInt: RandomInt): T[] {
   // "arrange all SRV RRs (that have not been ordered yet) in any order, except that all those
-  // with weight 0 are placed at the beginning of the list"
-  const remaining = [...group.filter((r) => r.weight === 0), ...group.filter((r) => r.weight !== 0)];
+  // with weight 0 are placed at the beginning of the list". We shuffle the weight-0 records so
+  // that several of them share load instead of the first one always winning.
+  const remaining = [...shuffle(group.filter((r) => r.weight === 0), randomInt), ...group.filter((r) => r.weight !== 0)];
   const ordered: T[] = [];
   while (remaining.length > 0) {
     const sum = remaining.reduce((s, r) => s + r.weight, 0);
@@ -56,4 +57,17 @@ function weightedOrder<T extends SrvRecord>(group: readonly T[], randomInt: Rand
     if (chosen !== undefined) ordered.push(chosen);
   }
   return ordered;
+}
+
+function shuffle<T>(items: T[], randomInt: RandomInt): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    const a = items[i];
+    const b = items[j];
+    if (a !== undefined && b !== undefined) {
+      items[i] = b;
+      items[j] = a;
+    }
+  }
+  return items;
 }

@@ -56,6 +56,8 @@ class Entry<V> implements CacheHit<V> {
   readonly expiresAt: number;
   /** Until when this value may still be served stale after a failed refresh. */
   readonly staleUntil: number;
+  /** The cache's move counter when this entry last moved to the recent end (see TtlCache.get). */
+  tick = 0;
   constructor(value: V, kind: CacheEntryKind, isStale: boolean, expiresAt: number, staleUntil: number) {
     this.value = value;
     this.kind = kind;
@@ -73,6 +75,7 @@ export class TtlCache<V> {
   readonly #failureTtlMs: number;
   readonly #serveStaleMs: number;
   readonly #now: () => number;
+  #tick = 0;
 
   constructor(options: TtlCacheOptions = {}) {
     this.#maxEntries = Math.max(1, options.maxEntries ?? CACHE_DEFAULTS.maxEntries);
@@ -86,9 +89,14 @@ export class TtlCache<V> {
   get(key: string): CacheHit<V> | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined || this.#now() >= entry.expiresAt) return undefined;
-    // Move to the most-recently-used end; Map iteration order is insertion order.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    // Move to the most-recently-used end (Map iteration order is insertion order), unless fewer
+    // than maxEntries/2 moves happened since this entry's last one: then it already sits in the
+    // recent half and cannot be the next eviction. Skipping the move keeps hot hits cheap.
+    if (this.#tick - entry.tick >= this.#maxEntries >> 1) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      entry.tick = ++this.#tick;
+    }
     return entry;
   }
 
@@ -125,6 +133,7 @@ export class TtlCache<V> {
   #store(key: string, entry: Entry<V>): Entry<V> {
     this.#entries.delete(key);
     this.#entries.set(key, entry);
+    entry.tick = ++this.#tick;
     if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next();
       if (oldest.done !== true) this.#entries.delete(oldest.value);

@@ -47,16 +47,20 @@ export function parseYamlWithLines(text: string, filename: string): YamlParse {
     node.result = state.result;
     (stack.at(-1)?.children ?? roots).push(node);
   };
-  let value: unknown;
+  let documents: unknown[];
   try {
-    value = yaml.load(source, { schema: yaml.CORE_SCHEMA, filename, listener, maxDepth: MAX_DEPTH } as yaml.LoadOptions);
+    documents = yaml.loadAll(source, null, { schema: yaml.CORE_SCHEMA, filename, listener, maxDepth: MAX_DEPTH } as yaml.LoadOptions);
   } catch (err) {
     return yamlFailure(err);
   }
-  const starts = lineStarts(source);
-  const root = roots[0];
-  if (root === undefined) return { ok: true, value, lines: { line: 1 } };
-  return { ok: true, value, lines: new LineBuilder(source, starts).build(unwrap(root)) };
+  const builder = new LineBuilder(source, lineStarts(source));
+  const [root, second] = roots;
+  if (documents.length > 1) {
+    const line = second === undefined ? 1 : builder.build(second).line;
+    return { ok: false, line, column: 1, reason: 'a map file must hold a single YAML document; a second one starts here' };
+  }
+  if (root === undefined) return { ok: true, value: documents[0], lines: { line: 1 } };
+  return { ok: true, value: documents[0], lines: builder.build(unwrap(root)) };
 }
 
 function yamlFailure(err: unknown): YamlParse {

@@ -1,0 +1,129 @@
+// The MTA side of the milter benchmark: N connections through our client, each running Postfix-like
+// transactions back to back, one command at a time as Postfix does (it waits for every reply).
+// Per connection: negotiate, CONNECT, HELO; per transaction: MAIL, 3 x RCPT, DATA, 10 headers,
+// end of headers, one 4 KiB body chunk, end of message (expects the added header and continue),
+// ABORT. Macros ride along as Postfix sends them with its default milter_*_macros.
+import { MilterClient, type EventResult } from '../../src/milter/client.ts';
+import { LatencyRecorder } from './measure.ts';
+import { ADDED_HEADER, type BenchMode } from './milter-bench-filter.ts';
+
+export interface LoadOptions {
+  /** Where the filter listens, e.g. `unix:/path` or `inet:127.0.0.1:port`. */
+  readonly spec: string;
+  readonly connections: number;
+  readonly mode: BenchMode;
+  /** Transactions finished before this much time has passed are not counted. */
+  readonly warmupMs: number;
+  readonly measureMs: number;
+  /** Called when the measured window opens (after the connections are set up and warmed). */
+  readonly onMeasureStart?: () => void;
+}
+
+export interface LoadResult {
+  /** Transactions that finished inside the measured window. */
+  readonly completed: number;
+  readonly measuredMs: number;
+  /** Their latencies in ms, ascending. */
+  readonly latencies: Float64Array;
+}
+
+const HEADERS: readonly (readonly [string, string])[] = [
+  ['Received', 'from mail.example.org (mail.example.org [192.0.2.10])\n\tby mx.example.net (Postfix) with ESMTPS id 4Xyz1234AbC\n\tfor <alice@example.net>; Tue, 24 Nov 2026 10:00:00 +0000 (UTC)'],
+  ['From', 'Sender Name <sender@example.org>'],
+  ['To', 'Alice <alice@example.net>, Bob <bob@example.net>'],
+  ['Cc', 'Carol <carol@example.net>'],
+  ['Subject', 'Quarterly report for the onion relay operators'],
+  ['Date', 'Tue, 24 Nov 2026 10:00:00 +0000'],
+  ['Message-ID', '<20261124100000.4Xyz1234AbC@mail.example.org>'],
+  ['MIME-Version', '1.0'],
+  ['Content-Type', 'text/plain; charset=utf-8'],
+  ['Content-Transfer-Encoding', '8bit'],
+];
+const RECIPIENTS = ['alice@example.net', 'bob@example.net', 'carol@example.net'] as const;
+
+function bodyOf(bytes: number): Buffer {
+  const line = 'The quick brown fox jumps over the lazy dog, then routes mail through an onion.\r\n';
+  return Buffer.from(line.repeat(Math.ceil(bytes / line.length)).slice(0, bytes - 2) + '\r\n');
+}
+const BODY = bodyOf(4096);
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+function expectContinue(what: string, r: EventResult): void {
+  // notSent: the filter negotiated the event away (SMFIP_NO*); both filters do so alike.
+  if (r.kind !== 'continue' && r.kind !== 'notSent') throw new Error(`${what}: expected continue, got ${r.kind}`);
+}
+
+async function openConnection(spec: string, index: number): Promise<MilterClient> {
+  const client = await MilterClient.connect(spec);
+  try {
+    await client.negotiate();
+    client.macro('C', { j: 'mx.example.net', '{daemon_name}': 'smtpd', '{daemon_addr}': '127.0.0.1', v: 'Postfix 3.7.11', _: 'mail.example.org [192.0.2.10]' });
+    expectContinue('connect', await client.connect('mail.example.org', 'inet', 40_000 + (index % 20_000), '192.0.2.10'));
+    expectContinue('helo', await client.helo('mail.example.org'));
+    return client;
+  } catch (err) {
+    client.destroy();
+    throw err;
+  }
+}
+
+async function transaction(client: MilterClient, queueId: string): Promise<void> {
+  client.macro('M', { i: queueId, '{mail_addr}': 'sender@example.org', '{mail_host}': 'mail.example.org', '{mail_mailer}': 'smtp' });
+  expectContinue('mail', await client.mailFrom('<sender@example.org>', ['SIZE=5120', 'BODY=8BITMIME']));
+  for (const rcpt of RECIPIENTS) {
+    client.macro('R', { i: queueId, '{rcpt_addr}': rcpt, '{rcpt_host}': 'mx.example.net', '{rcpt_mailer}': 'smtp' });
+    expectContinue('rcpt', await client.rcptTo(`<${rcpt}>`));
+  }
+  client.macro('T', { i: queueId });
+  expectContinue('data', await client.data());
+  for (const [name, value] of HEADERS) expectContinue('header', await client.header(name, value));
+  client.macro('N', { i: queueId });
+  expectContinue('eoh', await client.endOfHeaders());
+  expectContinue('body', await client.body(BODY));
+  client.macro('E', { i: queueId });
+  const eom = await client.endOfMessage();
+  const added = eom.modifications[0];
+  if (eom.reply.kind !== 'continue' || eom.modifications.length !== 1 || added?.kind !== 'addHeader' || added.name !== ADDED_HEADER.name) {
+    throw new Error(`end of message: expected one ${ADDED_HEADER.name} header and continue, got ${JSON.stringify(eom)}`);
+  }
+  client.abort();
+}
+
+/** Runs the load; rejects with the first failure (a filter that misbehaves makes its cell fail). */
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const clients = await Promise.all(Array.from({ length: o.connections }, (_, i) => openConnection(o.spec, i)));
+  const latencies = new LatencyRecorder();
+  const start = now();
+  const measureFrom = start + o.warmupMs;
+  const measureUntil = measureFrom + o.measureMs;
+  let stop = false;
+  const windowTimer = setTimeout(() => o.onMeasureStart?.(), o.warmupMs);
+  const loop = async (client: MilterClient, index: number): Promise<void> => {
+    for (let seq = 0; !stop; seq++) {
+      const began = now();
+      if (began >= measureUntil) return;
+      await transaction(client, `${index.toString(36)}Q${seq.toString(36)}`);
+      const ended = now();
+      if (ended >= measureFrom && ended < measureUntil) latencies.add(ended - began);
+    }
+  };
+  const outcomes = await Promise.allSettled(
+    clients.map((c, i) =>
+      loop(c, i).catch((err: unknown) => {
+        stop = true;
+        throw err;
+      }),
+    ),
+  );
+  clearTimeout(windowTimer);
+  const failure = outcomes.find((r) => r.status === 'rejected');
+  await Promise.all(
+    clients.map(async (c) => {
+      if (failure === undefined) await c.quit();
+      else c.destroy();
+    }),
+  );
+  if (failure !== undefined) throw failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason));
+  return { completed: latencies.count, measuredMs: o.measureMs, latencies: latencies.sorted() };
+}

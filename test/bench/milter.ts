@@ -1,0 +1,272 @@
+// `npm run bench:milter`: throughput, latency and peak RSS of a filter on our engine against the same
+// filter on Sendmail's libmilter, driven by our MTA-side client. Measurement only; nothing here is a test.
+//
+//   node dist/test/bench/milter.js [--seconds 3] [--warmup 0.5] [--n 1,10,100] [--transport unix,tcp]
+//                                  [--mode all,rcpt-eom] [--filter ours,c]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildCFilter, type CFilterBuild } from './c-filter.ts';
+import { killAllChildren, startChild, stopChild } from './child-process.ts';
+import { formatTable, peakRssBytes, quantile } from './measure.ts';
+import { BENCH_MODES, type BenchMode } from './milter-bench-filter.ts';
+import { runLoad } from './milter-load.ts';
+import { processCpuMs } from './proc-cpu.ts';
+
+const TRANSPORTS = ['unix', 'tcp'] as const;
+type Transport = (typeof TRANSPORTS)[number];
+const FILTERS = ['ours', 'c'] as const;
+type FilterKind = (typeof FILTERS)[number];
+
+interface Options {
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly connections: readonly number[];
+  readonly transports: readonly Transport[];
+  readonly modes: readonly BenchMode[];
+  readonly filters: readonly FilterKind[];
+}
+
+interface Cell {
+  readonly transport: Transport;
+  readonly mode: BenchMode;
+  readonly n: number;
+  readonly filter: FilterKind;
+}
+
+type CellResult = Cell &
+  (
+    | {
+        readonly ok: true;
+        readonly perSecond: number;
+        readonly p50Ms: number;
+        readonly p99Ms: number;
+        readonly peakRssBytes: number | undefined;
+        readonly filterCpuPercent: number | undefined;
+      }
+    | { readonly ok: false; readonly error: string }
+  );
+
+const SERVER_SCRIPT = fileURLToPath(new URL('./milter-server.js', import.meta.url));
+
+function listOf<T extends string>(raw: string, allowed: readonly T[], what: string): T[] {
+  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) throw new Error(`--${what}: "${item}" is not one of ${allowed.join(', ')}`);
+  }
+  return items as T[];
+}
+
+function positive(raw: string, what: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${what}: "${raw}" is not a positive number`);
+  return n;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      seconds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '0.5' },
+      n: { type: 'string', default: '1,10,100' },
+      transport: { type: 'string', default: TRANSPORTS.join(',') },
+      mode: { type: 'string', default: BENCH_MODES.join(',') },
+      filter: { type: 'string', default: FILTERS.join(',') },
+    },
+    strict: true,
+  });
+  const warmupSeconds = Number(values.warmup);
+  if (!Number.isFinite(warmupSeconds) || warmupSeconds < 0) throw new Error(`--warmup: "${values.warmup}" is not a number >= 0`);
+  return {
+    seconds: positive(values.seconds, 'seconds'),
+    warmupSeconds,
+    connections: values.n.split(',').map((s) => {
+      const n = positive(s, 'n');
+      if (!Number.isInteger(n)) throw new Error(`--n: "${s}" is not an integer`);
+      return n;
+    }),
+    transports: listOf(values.transport, TRANSPORTS, 'transport'),
+    modes: listOf(values.mode, BENCH_MODES, 'mode'),
+    filters: listOf(values.filter, FILTERS, 'filter'),
+  };
+}
+
+/** A free loopback TCP port for the C filter, which cannot report the port it bound. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+interface StartedFilter {
+  readonly pid: number;
+  /** Where the filter listens, in a form the client accepts. */
+  readonly spec: string;
+  stop(): Promise<void>;
+}
+
+async function startFilter(cell: Cell, dir: string, cBinary: string | undefined): Promise<StartedFilter> {
+  const tag = `${cell.filter}-${cell.transport}-${cell.mode}-${cell.n}`;
+  if (cell.filter === 'ours') {
+    const spec = cell.transport === 'unix' ? `unix:${join(dir, `${tag}.sock`)}` : 'inet:127.0.0.1:0';
+    const { child, pid, detail } = await startChild(process.execPath, [SERVER_SCRIPT, '--listen', spec, '--mode', cell.mode]);
+    return { pid, spec: detail, stop: () => stopChild(child) };
+  }
+  if (cBinary === undefined) throw new Error('the libmilter filter was not built');
+  const spec = cell.transport === 'unix' ? `unix:${join(dir, `${tag}.sock`)}` : `inet:${await freePort()}@127.0.0.1`;
+  const { child, pid } = await startChild(cBinary, ['-p', spec, '-m', cell.mode]);
+  return { pid, spec, stop: () => stopChild(child) };
+}
+
+async function runCell(cell: Cell, options: Options, dir: string, cBinary: string | undefined): Promise<CellResult> {
+  let filter: StartedFilter | undefined;
+  try {
+    filter = await startFilter(cell, dir, cBinary);
+    const { pid } = filter;
+    let cpuAtStart: number | undefined;
+    const load = await runLoad({
+      spec: filter.spec,
+      connections: cell.n,
+      mode: cell.mode,
+      warmupMs: options.warmupSeconds * 1000,
+      measureMs: options.seconds * 1000,
+      onMeasureStart: () => {
+        cpuAtStart = processCpuMs(pid);
+      },
+    });
+    const cpuAtEnd = processCpuMs(pid);
+    const rss = peakRssBytes(pid);
+    const latencies = load.latencies;
+    const cpu = cpuAtStart === undefined || cpuAtEnd === undefined ? undefined : ((cpuAtEnd - cpuAtStart) / load.measuredMs) * 100;
+    return {
+      ...cell,
+      ok: true,
+      perSecond: (load.completed / load.measuredMs) * 1000,
+      p50Ms: quantile(latencies, 0.5),
+      p99Ms: quantile(latencies, 0.99),
+      peakRssBytes: rss,
+      filterCpuPercent: cpu,
+    };
+  } catch (err) {
+    return { ...cell, ok: false, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    await filter?.stop();
+  }
+}
+
+const fixed = (v: number | undefined, digits: number): string => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
+
+function describeCell(r: CellResult): string {
+  const what = `${r.transport} ${r.mode} N=${r.n} ${r.filter}`;
+  if (!r.ok) return `${what}: FAILED: ${r.error}`;
+  return `${what}: ${fixed(r.perSecond, 0)} tx/s, p50 ${fixed(r.p50Ms, 2)} ms, p99 ${fixed(r.p99Ms, 2)} ms`;
+}
+
+function sameCell(a: Cell, b: Cell): boolean {
+  return a.transport === b.transport && a.mode === b.mode && a.n === b.n;
+}
+
+function ratioToC(r: CellResult, all: readonly CellResult[]): number | undefined {
+  if (r.filter !== 'ours' || !r.ok) return undefined;
+  const c = all.find((o) => o.filter === 'c' && sameCell(o, r));
+  return c?.ok === true && c.perSecond > 0 ? r.perSecond / c.perSecond : undefined;
+}
+
+function table(results: readonly CellResult[]): string {
+  const header = ['transport', 'events', 'N', 'filter', 'tx/s', 'p50 ms', 'p99 ms', 'filter CPU %', 'peak RSS MB', 'ours/C'];
+  const rows = results.map((r) => {
+    const cells = [r.transport, r.mode, String(r.n), r.filter === 'ours' ? 'ours' : 'libmilter'];
+    if (!r.ok) return [...cells, 'failed', '', '', '', '', ''];
+    const ratio = ratioToC(r, results);
+    return [
+      ...cells,
+      fixed(r.perSecond, 0),
+      fixed(r.p50Ms, 2),
+      fixed(r.p99Ms, 2),
+      fixed(r.filterCpuPercent, 0),
+      fixed(r.peakRssBytes === undefined ? undefined : r.peakRssBytes / 2 ** 20, 1),
+      ratio === undefined ? '' : `${ratio.toFixed(2)}x`,
+    ];
+  });
+  return formatTable(header, rows);
+}
+
+/** The issue's targets, checked against whatever cells were run. */
+function targets(results: readonly CellResult[]): string[] {
+  const lines: string[] = [];
+  const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+  for (const r of results) {
+    const ratio = ratioToC(r, results);
+    if (ratio !== undefined && r.transport === 'unix') {
+      lines.push(`${verdict(ratio >= 0.8)}  unix ${r.mode} N=${r.n}: ours ${(ratio * 100).toFixed(0)}% of libmilter (target >= 80%)`);
+    }
+    if (ratio !== undefined && r.transport === 'tcp' && r.n === 1) {
+      lines.push(`${verdict(ratio >= 10)}  tcp ${r.mode} N=1: ours ${ratio.toFixed(1)}x libmilter (target >= 10x)`);
+    }
+    if (r.ok && r.filter === 'ours' && r.n === 100 && r.peakRssBytes !== undefined) {
+      const mb = r.peakRssBytes / 2 ** 20;
+      lines.push(`${verdict(mb < 100)}  ${r.transport} ${r.mode} N=100: ours peak RSS ${mb.toFixed(1)} MB (target < 100 MB)`);
+    }
+  }
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'onionmx-bench-'));
+  const cleanUp = (): void => {
+    killAllChildren();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    cleanUp();
+    process.exit(130);
+  });
+  try {
+    let cBuild: CFilterBuild | undefined;
+    if (options.filters.includes('c')) {
+      cBuild = await buildCFilter(dir);
+      if (!cBuild.ok) process.stdout.write(`libmilter comparison skipped: ${cBuild.reason}\n`);
+    }
+    const cBinary = cBuild?.ok === true ? cBuild.binary : undefined;
+    const filters = options.filters.filter((f) => f === 'ours' || cBinary !== undefined);
+    process.stdout.write(
+      `milter benchmark: ${options.seconds} s per cell after ${options.warmupSeconds} s warm-up; ` +
+        `node ${process.version}; filters run in their own processes\n`,
+    );
+    const results: CellResult[] = [];
+    for (const transport of options.transports) {
+      for (const mode of options.modes) {
+        for (const n of options.connections) {
+          for (const filter of filters) {
+            const result = await runCell({ transport, mode, n, filter }, options, dir, cBinary);
+            process.stdout.write(`  ${describeCell(result)}\n`);
+            results.push(result);
+          }
+        }
+      }
+    }
+    process.stdout.write(`\n${table(results)}\n\n${targets(results).join('\n')}\n`);
+    if (results.some((r) => !r.ok)) process.exitCode = 1;
+  } finally {
+    cleanUp();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:milter: ${err instanceof Error ? err.message : String(err)}\n`);
+  killAllChildren();
+  process.exitCode = 64;
+});

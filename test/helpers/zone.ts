@@ -1,0 +1,192 @@
+// A real DNS lab for tests: zone files written and DNSSEC-signed at test time (ldns-keygen,
+// ldns-signzone: signatures expire, so they are never committed), served by nsd, validated by
+// unbound — all inside a loopback-only network namespace so unbound can never reach the internet.
+// Queries run in the namespace too, through our compiled stub resolver (dns-query-cli.js).
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, openSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import type { CliRequest, CliResult } from './dns-query-cli.ts';
+
+const run = promisify(execFile);
+const QUERY_CLI = join(dirname(fileURLToPath(import.meta.url)), 'dns-query-cli.js');
+
+export interface LabZone {
+  /** e.g. `onionmx.example` (avoid `.test`: unbound shadows it with a static local zone). */
+  readonly origin: string;
+  /** Zone-file lines relative to the origin; SOA (MINIMUM 60) and NS are added. */
+  readonly records: readonly string[];
+  readonly sign: boolean;
+  /** Edits the signed zone text after signing: simulates a spoofed record. */
+  readonly tamper?: (signed: string) => string;
+}
+
+export interface DnsLab {
+  readonly dir: string;
+  /** Runs dns-query-cli in the namespace against nsd (authoritative) or unbound (validating). */
+  query(target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'>): Promise<CliResult[]>;
+  close(): Promise<void>;
+}
+
+const NSD_PORT = 5353;
+const UNBOUND_PORT = 5354;
+
+export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
+  const dir = mkdtempSync(join(tmpdir(), 'onionmx-dnslab-'));
+  const netns = `onionmx-dns-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const children: ChildProcess[] = [];
+  let isNetnsCreated = false;
+  const close = async (): Promise<void> => {
+    await Promise.all(children.map((c) => stop(c)));
+    if (isNetnsCreated) {
+      // Anything still running in our own namespace was started by us (nsd's server children,
+      // which their parent normally reaps on its way out): give them a bounded moment, then kill.
+      const pidsIn = (): Promise<string[]> => run('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => []);
+      let pids = await pidsIn();
+      for (let i = 0; i < 60 && pids.length > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        pids = await pidsIn();
+      }
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await run('ip', ['netns', 'add', netns]);
+    isNetnsCreated = true;
+    await run('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+    const served: { origin: string; file: string }[] = [];
+    const anchors: string[] = [];
+    for (const zone of zones) {
+      const file = join(dir, `${zone.origin}.zone`);
+      writeFileSync(file, zoneText(zone));
+      if (!zone.sign) {
+        served.push({ origin: zone.origin, file });
+        continue;
+      }
+      const ksk = (await run('ldns-keygen', ['-a', 'ED25519', '-k', zone.origin], { cwd: dir })).stdout.trim();
+      const zsk = (await run('ldns-keygen', ['-a', 'ED25519', zone.origin], { cwd: dir })).stdout.trim();
+      await run('ldns-signzone', [file, zsk, ksk], { cwd: dir });
+      const signed = `${file}.signed`;
+      if (zone.tamper !== undefined) writeFileSync(signed, zone.tamper(readFileSync(signed, 'utf8')));
+      anchors.push(join(dir, `${ksk}.ds`));
+      served.push({ origin: zone.origin, file: signed });
+    }
+    writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, served));
+    writeFileSync(join(dir, 'unbound.conf'), unboundConf(dir, served.map((s) => s.origin), anchors));
+    children.push(startIn(netns, dir, 'nsd', ['nsd', '-d', '-c', join(dir, 'nsd.conf')]));
+    children.push(startIn(netns, dir, 'unbound', ['unbound', '-d', '-c', join(dir, 'unbound.conf')]));
+    const lab: DnsLab = { dir, query: (target, request) => queryIn(netns, target, request), close };
+    const probe = zones[0]?.origin ?? 'example';
+    for (const target of ['nsd', 'unbound'] as const) {
+      const [ready] = await lab.query(target, { lookups: [{ srv: `probe.${probe}` }], waitUntilAnsweringMs: 15_000 });
+      if (ready === undefined || ('srv' in ready && ready.srv.kind === 'failure' && ready.srv.reason !== 'servfail')) {
+        throw new Error(`${target} did not start: ${JSON.stringify(ready)}\n${logs(dir)}`);
+      }
+    }
+    return lab;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function queryIn(netns: string, target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'>): Promise<CliResult[]> {
+  const server = { address: '127.0.0.1', port: target === 'nsd' ? NSD_PORT : UNBOUND_PORT };
+  const { stdout } = await run('ip', ['netns', 'exec', netns, process.execPath, QUERY_CLI, JSON.stringify({ ...request, server })]);
+  return JSON.parse(stdout) as CliResult[];
+}
+
+function zoneText(zone: LabZone): string {
+  return [
+    `$ORIGIN ${zone.origin}.`,
+    '$TTL 300',
+    `@ IN SOA ns.${zone.origin}. hostmaster.${zone.origin}. 1 3600 600 86400 60`,
+    `@ IN NS ns.${zone.origin}.`,
+    'ns IN A 127.0.0.1',
+    ...zone.records,
+    '',
+  ].join('\n');
+}
+
+function nsdConf(dir: string, served: readonly { origin: string; file: string }[]): string {
+  return [
+    'server:',
+    '  ip-address: 127.0.0.1',
+    `  port: ${NSD_PORT}`,
+    '  server-count: 1',
+    '  username: ""',
+    '  database: ""',
+    `  zonelistfile: "${dir}/zone.list"`,
+    `  xfrdfile: "${dir}/xfrd.state"`,
+    `  pidfile: "${dir}/nsd.pid"`,
+    `  logfile: "${dir}/nsd.log"`,
+    'remote-control:',
+    '  control-enable: no',
+    ...served.flatMap((z) => ['zone:', `  name: ${z.origin}`, `  zonefile: "${z.file}"`]),
+    '',
+  ].join('\n');
+}
+
+function unboundConf(dir: string, origins: readonly string[], anchors: readonly string[]): string {
+  return [
+    'server:',
+    '  interface: 127.0.0.1',
+    `  port: ${UNBOUND_PORT}`,
+    '  username: ""',
+    '  chroot: ""',
+    `  directory: "${dir}"`,
+    `  pidfile: "${dir}/unbound.pid"`,
+    '  use-syslog: no',
+    `  logfile: "${dir}/unbound.log"`,
+    '  verbosity: 1',
+    '  val-log-level: 2',
+    '  do-ip6: no',
+    '  do-not-query-localhost: no', // the default refuses to query 127.0.0.0/8, where nsd is
+    '  module-config: "validator iterator"',
+    ...anchors.map((a) => `  trust-anchor-file: "${a}"`),
+    'remote-control:',
+    '  control-enable: no',
+    ...origins.flatMap((o) => ['stub-zone:', `  name: "${o}."`, `  stub-addr: 127.0.0.1@${NSD_PORT}`]),
+    '',
+  ].join('\n');
+}
+
+function startIn(netns: string, dir: string, name: string, argv: readonly string[]): ChildProcess {
+  const out = openSync(join(dir, `${name}.stdout`), 'a');
+  const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', out, out] });
+  closeSync(out);
+  child.on('error', () => undefined);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function logs(dir: string): string {
+  return ['nsd.log', 'nsd.stdout', 'unbound.log', 'unbound.stdout']
+    .map((f) => {
+      try {
+        return `--- ${f}\n${readFileSync(join(dir, f), 'utf8').slice(-2000)}`;
+      } catch {
+        return `--- ${f}: (none)`;
+      }
+    })
+    .join('\n');
+}

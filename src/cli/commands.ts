@@ -5,4 +5,13 @@ export interface Command {
   run(args: readonly string[]): Promise<number>;
 }
 
-export const commands: Readonly<Record<string, Command>> = {};
+export const commands: Readonly<Record<string, Command>> = {
+  serve: {
+    summary: 'run the milter daemon (SIGHUP reloads, SIGTERM drains)',
+    run: async (args) => (await import('./serve.ts')).runServe(args),
+  },
+  resolve: {
+    summary: 'print the routing decision for domains or addresses',
+    run: async (args) => (await import('./resolve.ts')).runResolve(args),
+  },
+};

@@ -1,0 +1,74 @@
+// Builds the resolver a config describes: the operator's maps, the bundled OnionMX map, the DNS
+// stub resolver behind the SRV cache, and the policy. Map problems are logged with file:line;
+// an operator map that cannot be loaded at all is an error (pins might be missing).
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.ts';
+import type { Config } from '../config/schema.ts';
+import { loadStaticMaps, type StaticMap } from './maps/index.ts';
+import { createStubResolver } from './dns/index.ts';
+import { createSrvSource, type CachedSrvSource } from './srv-source.ts';
+import { Resolver } from './resolver.ts';
+
+export const BUNDLED_MAP_PATH = fileURLToPath(new URL('./bundled/onionmx-map.yml', import.meta.url));
+
+export interface BuiltResolver {
+  readonly ok: true;
+  readonly resolver: Resolver;
+  readonly operatorMaps: StaticMap;
+  readonly bundledMap: StaticMap | undefined;
+  readonly srv: CachedSrvSource | undefined;
+  readonly mapSummary: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export type BuildResult = BuiltResolver | { readonly ok: false; readonly errors: readonly string[] };
+
+export async function buildResolver(config: Config, log: Logger): Promise<BuildResult> {
+  const parentMatch = { parentMatch: config.mapParentMatch };
+  const operatorMaps = await loadStaticMaps(config.maps, parentMatch);
+  for (const p of operatorMaps.problems) {
+    if (p.severity === 'error') log.error({ code: p.code }, `map: ${p.message}`);
+    else log.warn({ code: p.code }, `map: ${p.message}`);
+  }
+  if (!operatorMaps.isComplete) {
+    const errors = operatorMaps.problems.filter((p) => p.severity === 'error' && ['unreadable', 'yaml-syntax', 'not-a-mapping', 'no-map-files'].includes(p.code)).map((p) => p.message);
+    return { ok: false, errors: errors.length > 0 ? errors : ['a map could not be loaded'] };
+  }
+  let bundledMap: StaticMap | undefined;
+  if (config.bundledMap) {
+    bundledMap = await loadStaticMaps([BUNDLED_MAP_PATH], parentMatch);
+    // The bundled map's defects are known upstream data, not the operator's to fix: one line.
+    log.info({ ...bundledMap.stats, problems: bundledMap.problems.length }, 'bundled OnionMX map loaded');
+    if (!bundledMap.isComplete) return { ok: false, errors: [`the bundled OnionMX map could not be loaded from ${BUNDLED_MAP_PATH}`] };
+  }
+  let srv: CachedSrvSource | undefined;
+  if (config.srv.enabled) {
+    const stub = createStubResolver({
+      ...(config.dns.servers.length > 0 ? { servers: config.dns.servers.map((s) => ({ address: s.address, port: s.port, trustAd: s.trustAd })) } : {}),
+      attemptTimeoutMs: config.dns.timeoutMs,
+      deadlineMs: config.dns.deadlineMs,
+      logger: log,
+    });
+    if (stub.servers.length === 0) return { ok: false, errors: ['dns.servers is empty and /etc/resolv.conf names no nameserver'] };
+    srv = createSrvSource({
+      resolver: stub,
+      service: config.srv.service,
+      logger: log,
+      cache: { maxEntries: config.cache.maxEntries, maxTtlMs: config.cache.maxTtlMs, failureTtlMs: config.cache.failureTtlMs, serveStaleMs: config.cache.serveStaleMs },
+    });
+  }
+  const resolver = new Resolver({
+    operatorMaps,
+    bundledMap,
+    srv,
+    dnssec: config.dns.dnssec,
+    localDomains: config.policy.localDomains,
+    ignoreDomains: config.policy.ignoreDomains,
+    onLookupFailure: config.policy.onLookupFailure,
+  });
+  const mapSummary = {
+    operator: operatorMaps.stats,
+    ...(bundledMap === undefined ? {} : { bundled: { onions: bundledMap.stats.onions, domains: bundledMap.stats.domains } }),
+  };
+  return { ok: true, resolver, operatorMaps, bundledMap, srv, mapSummary, close: () => Promise.resolve() };
+}

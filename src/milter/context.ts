@@ -75,6 +75,7 @@ export class EomContext extends HookContext implements EndOfMessageContext {
     this.#mods.quarantine(reason);
   }
   progress(): void {
+    this.#mods.assertOpen();
     this.#progress();
   }
 }

@@ -98,8 +98,13 @@ export class Modifications {
     this.#quarantine = encodeQuarantine(reason);
   }
 
-  /** Ends collection: later calls throw. Returns the packets in sending order. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /** Ends collection: later calls throw. Returns the packets in sending order ([] after discard). */
   close(): Buffer[] {
+    if (!this.#open) return [];
     this.#open = false;
     const deletes = [...this.#deletes]
       .sort((a, b) => (a.name === b.name ? b.index - a.index : 0))
@@ -123,13 +128,18 @@ export class Modifications {
     return (this.#granted & ACTION_FLAG[action]) !== 0;
   }
 
-  #allow(...actions: ModificationAction[]): void {
+  /** Throws unless the endOfMessage hook is still running. */
+  assertOpen(): void {
     if (!this.#open) {
       throw new OnionMxError(
         ErrorCode.MilterModificationNotAllowed,
-        'modifications are only possible while the endOfMessage hook runs',
+        'modifications and progress are only possible while the endOfMessage hook runs',
       );
     }
+  }
+
+  #allow(...actions: ModificationAction[]): void {
+    this.assertOpen();
     if (!actions.some((a) => this.#has(a))) {
       throw new OnionMxError(
         ErrorCode.MilterModificationNotAllowed,

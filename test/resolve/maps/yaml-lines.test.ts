@@ -35,6 +35,14 @@ describe('parseYamlWithLines', () => {
     assert.deepEqual(lines.keys?.get('c')?.value.items?.map((i) => i.line), [6, 7]);
   });
 
+  it('gives lines inside collections nested in sequences', () => {
+    const { lines } = parsed(['list:', '  - {a: 1}', '  - b: 2', '    c: 3', '  - - x', '    - y'].join('\n'));
+    const items = lines.keys?.get('list')?.value.items;
+    assert.equal(items?.[0]?.keys?.get('a')?.keyLine, 2);
+    assert.equal(items?.[1]?.keys?.get('c')?.keyLine, 4);
+    assert.deepEqual(items?.[2]?.items?.map((i) => i.line), [5, 6]);
+  });
+
   it('keeps the parsed values exact (CORE schema: no timestamps, no custom tags)', () => {
     const { value } = parsed(['a: 2001-01-01', 'b: 0x10', 'c: ~', 'd: "25"', 'e: yes'].join('\n'));
     assert.deepEqual(value, { a: '2001-01-01', b: 16, c: null, d: '25', e: 'yes' });

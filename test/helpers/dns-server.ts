@@ -46,6 +46,8 @@ export interface FixtureReply {
   readonly fromOtherSocket?: boolean;
   /** Replace the zone's answer section (NOERROR), e.g. a CNAME chain as a recursive resolver returns it. */
   readonly answers?: readonly FixtureRecord[];
+  /** Rewrites the rendered reply bytes (fuzzing hostile but well-addressed replies). */
+  readonly mutate?: (bytes: Buffer) => Buffer;
   /** For kind 'garbage'. */
   readonly bytes?: Buffer;
 }
@@ -105,7 +107,8 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
     counts.udp++;
     queries.push(q);
     for (const reply of asList(behaviour(q))) {
-      const bytes = render(q, reply, zones);
+      const rendered = render(q, reply, zones);
+      const bytes = rendered === undefined || reply.mutate === undefined ? rendered : reply.mutate(rendered);
       if (bytes !== undefined) (reply.fromOtherSocket === true ? other : udp).send(bytes, rinfo.port, rinfo.address);
     }
   });

@@ -43,6 +43,7 @@ const BASE32_VALUE: readonly number[] = Array.from({ length: 128 }, (_, code) =>
 
 /** True when `name` is in the special-use `.onion` domain (RFC 7686), whatever its shape. */
 export function isOnionName(name: string): boolean {
+  if (typeof name !== 'string') return false;
   const lower = name.toLowerCase();
   const host = lower.endsWith('.') ? lower.slice(0, -1) : lower;
   return host === 'onion' || host.endsWith('.onion');

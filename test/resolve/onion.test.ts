@@ -175,5 +175,6 @@ describe('isOnionName', () => {
     for (const name of ['example.org', 'notreallyanonion.', 'onion.example', 'xonion', '', '.']) {
       assert.equal(isOnionName(name), false, name);
     }
+    assert.equal(isOnionName(undefined as unknown as string), false);
   });
 });

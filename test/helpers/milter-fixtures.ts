@@ -107,3 +107,12 @@ export async function recordingLogger(): Promise<{ log: Logger; lines: Record<st
   });
   return { log: pino({ level: 'trace' }, dest), lines };
 }
+
+/** Polls `cond` until true; fails after `bound` ms (a bound, never an assertion on duration). */
+export async function waitFor(cond: () => boolean, what: string, bound = 5000): Promise<void> {
+  const give = Date.now() + bound;
+  while (!cond()) {
+    if (Date.now() > give) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

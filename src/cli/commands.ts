@@ -10,6 +10,10 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'run the milter daemon (SIGHUP reloads, SIGTERM drains)',
     run: async (args) => (await import('./serve.ts')).runServe(args),
   },
+  check: {
+    summary: 'validate the configuration and maps, printing every problem with file and line',
+    run: async (args) => (await import('./check.ts')).runCheck(args),
+  },
   resolve: {
     summary: 'print the routing decision for domains or addresses',
     run: async (args) => (await import('./resolve.ts')).runResolve(args),

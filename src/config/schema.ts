@@ -11,7 +11,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface DnsServer {
   readonly address: string;
   readonly port: number;
-  /** Trust the AD bit from this server although it is not on loopback. */
+  /** Trust the AD bit from this server although it is not on loopback (loopback servers are always trusted). */
   readonly trustAd: boolean;
 }
 

@@ -31,7 +31,7 @@ export async function buildResolver(config: Config, log: Logger): Promise<BuildR
     else log.warn({ code: p.code }, `map: ${p.message}`);
   }
   if (!operatorMaps.isComplete) {
-    const errors = operatorMaps.problems.filter((p) => p.severity === 'error' && ['unreadable', 'yaml-syntax', 'not-a-mapping', 'no-map-files'].includes(p.code)).map((p) => p.message);
+    const errors = operatorMaps.problems.filter((p) => p.severity === 'error' && ['unreadable', 'yaml-syntax', 'not-a-mapping'].includes(p.code)).map((p) => p.message);
     return { ok: false, errors: errors.length > 0 ? errors : ['a map could not be loaded'] };
   }
   let bundledMap: StaticMap | undefined;
@@ -44,7 +44,7 @@ export async function buildResolver(config: Config, log: Logger): Promise<BuildR
   let srv: CachedSrvSource | undefined;
   if (config.srv.enabled) {
     const stub = createStubResolver({
-      ...(config.dns.servers.length > 0 ? { servers: config.dns.servers.map((s) => ({ address: s.address, port: s.port, trustAd: s.trustAd })) } : {}),
+      ...(config.dns.servers.length > 0 ? { servers: config.dns.servers.map((s) => (s.trustAd ? { address: s.address, port: s.port, trustAd: true } : { address: s.address, port: s.port })) } : {}),
       attemptTimeoutMs: config.dns.timeoutMs,
       deadlineMs: config.dns.deadlineMs,
       logger: log,

@@ -10,7 +10,7 @@
 // never leaks to the clearnet because a lookup broke. The resolver never throws.
 import type { Decision, OnionTarget, TempfailReason } from './types.ts';
 import { parseRecipient } from './address.ts';
-import { validateOnion } from './onion.ts';
+import { isOnionName, validateOnion, type OnionValidation } from './onion.ts';
 
 export type StaticLookup =
   | { readonly kind: 'route'; readonly onion: string; readonly port: number; readonly origin: string }
@@ -63,6 +63,8 @@ export class Resolver {
   readonly #local: DomainSet;
   readonly #ignore: DomainSet;
   readonly #staticTtl: number;
+  /** Full v3 validation costs ~1 ms (the torsion check); remember recent answers. */
+  readonly #onions = new Map<string, OnionValidation>();
 
   constructor(options: ResolverOptions) {
     this.#o = options;
@@ -106,8 +108,8 @@ export class Resolver {
   }
 
   #beforeDns(domain: string): Decision | undefined {
-    if (domain.endsWith('.onion')) {
-      const v = validateOnion(domain);
+    if (isOnionName(domain)) {
+      const v = this.#validateOnion(domain);
       if (!v.ok) return { kind: 'reject', domain, reason: v.reason };
       return this.#route(domain, { onion: v.onion, port: ONION_PORT }, 'onion-domain', false, this.#staticTtl, [], domain);
     }
@@ -119,6 +121,16 @@ export class Resolver {
       return { kind: 'tempfail', domain, reason: 'conflicting-pins', detail: `pinned to different onions at ${pinned.places.join(' and ')}`, ttl: 0 };
     }
     return undefined;
+  }
+
+  #validateOnion(domain: string): OnionValidation {
+    let v = this.#onions.get(domain);
+    if (v === undefined) {
+      v = validateOnion(domain);
+      if (this.#onions.size >= 10_000) this.#onions.clear();
+      this.#onions.set(domain, v);
+    }
+    return v;
   }
 
   #afterSrv(domain: string, outcome: SrvOutcome | undefined): Decision {

@@ -1,0 +1,91 @@
+// `onionmx-milter check [--config FILE] [--offline]`: validates the config and every map, printing
+// each problem with file, line and key; compares static entries with published SRV records.
+// Exit 0: no errors (warnings allowed); 78: config or map errors, conflicting pins included.
+import { parseArgs } from 'node:util';
+import { EX_CONFIG, EX_OK, UsageError } from './exit.ts';
+import { loadConfigArg } from './config-arg.ts';
+import { silentLogger } from '../log.ts';
+import { errorMessage } from '../errors.ts';
+import { buildResolver, type BuiltResolver } from '../resolve/from-config.ts';
+import type { StaticMap } from '../resolve/maps/index.ts';
+
+const HELP = `usage: onionmx-milter check [--config FILE] [--offline]
+
+Validates the configuration and the static maps (yours and the bundled OnionMX map) and prints
+every problem as file:line: key: reason. Unless --offline, also looks up the SRV record of each
+statically mapped domain and warns where it names another onion than the map.
+
+Exit status: 0 no errors (warnings are printed), 78 errors (including a domain pinned to two
+different onions, which would defer its mail), 64 usage.`;
+
+export async function runCheck(args: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: { config: { type: 'string' }, offline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(HELP + '\n');
+    return EX_OK;
+  }
+  const out = (line: string): void => {
+    process.stdout.write(line + '\n');
+  };
+  const loaded = await loadConfigArg(parsed.values.config);
+  if (!loaded.ok) {
+    for (const m of loaded.messages) out(`error: ${m}`);
+    return EX_CONFIG;
+  }
+  const config = loaded.config;
+  out(`config: ${config.source ?? 'built-in defaults'}`);
+  const built = await buildResolver(config, silentLogger());
+  if (!built.ok) {
+    for (const e of built.errors) out(`error: ${e}`);
+    return EX_CONFIG;
+  }
+  let errors = reportMap('maps', built.operatorMaps, out, true);
+  if (built.bundledMap !== undefined) errors += reportMap('bundled map', built.bundledMap, out, false);
+  if (parsed.values.offline !== true && built.srv !== undefined) await compareWithSrv(built, out);
+  out(errors === 0 ? 'check: OK' : `check: ${errors} error(s)`);
+  return errors === 0 ? EX_OK : EX_CONFIG;
+}
+
+function reportMap(label: string, map: StaticMap, out: (line: string) => void, operator: boolean): number {
+  const s = map.stats;
+  out(`${label}: ${s.files} file(s), ${s.domains} domain(s) on ${s.onions} onion(s), ${s.skipped} skipped, ${s.conflicts} conflict(s)`);
+  let errors = 0;
+  for (const p of map.problems) {
+    // Conflicting pins defer mail for that domain: an error for the operator's maps.
+    const isError = p.severity === 'error' || (operator && p.code === 'conflict');
+    if (isError) errors++;
+    out(`${isError ? 'error' : 'warning'}: ${p.message}`);
+  }
+  return errors;
+}
+
+async function compareWithSrv(built: BuiltResolver, out: (line: string) => void): Promise<void> {
+  const srv = built.srv;
+  if (srv === undefined) return;
+  const sources: [string, StaticMap | undefined][] = [
+    ['maps', built.operatorMaps],
+    ['bundled map', built.bundledMap],
+  ];
+  for (const [label, map] of sources) {
+    if (map === undefined) continue;
+    const entries = map.entries().filter((e) => e.kind === 'route' && !e.domain.startsWith('.'));
+    await Promise.all(
+      entries.map(async (e) => {
+        if (e.kind !== 'route') return;
+        const answer = await srv.lookup(e.domain);
+        if (answer.kind === 'targets' && !answer.targets.some((t) => t.onion === e.onion)) {
+          const published = answer.targets.map((t) => `${t.onion}:${t.port}`).join(', ');
+          const rank = answer.authenticated && label === 'bundled map' ? ' (the DNSSEC-authenticated SRV record wins over the bundled map)' : '';
+          out(`warning: ${e.origin}: ${e.domain} is mapped to ${e.onion} in the ${label}, but its SRV record${answer.authenticated ? ' (DNSSEC)' : ''} names ${published}${rank}`);
+        } else if (answer.kind === 'failure') {
+          out(`warning: ${e.domain}: SRV lookup failed (${answer.reason}: ${answer.detail})`);
+        }
+      }),
+    );
+  }
+}

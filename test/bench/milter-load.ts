@@ -25,6 +25,13 @@ export interface LoadResult {
   readonly measuredMs: number;
   /** Their latencies in ms, ascending. */
   readonly latencies: Float64Array;
+  /**
+   * The longest transaction that finished after the window opened, including those still running
+   * when it closed: a connection starved for the whole window shows here, not in the percentiles.
+   */
+  readonly maxLatencyMs: number;
+  /** CPU the client (this process) used during the window, in percent of one core. */
+  readonly clientCpuPercent: number;
 }
 
 const HEADERS: readonly (readonly [string, string])[] = [
@@ -98,7 +105,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const measureFrom = start + o.warmupMs;
   const measureUntil = measureFrom + o.measureMs;
   let stop = false;
-  const windowTimer = setTimeout(() => o.onMeasureStart?.(), o.warmupMs);
+  let maxLatencyMs = 0;
+  let cpuAtStart = process.cpuUsage();
+  let cpuUsed: NodeJS.CpuUsage | undefined;
+  const windowTimer = setTimeout(() => {
+    cpuAtStart = process.cpuUsage();
+    o.onMeasureStart?.();
+  }, o.warmupMs);
+  const closeTimer = setTimeout(() => {
+    cpuUsed = process.cpuUsage(cpuAtStart);
+  }, o.warmupMs + o.measureMs);
   const loop = async (client: MilterClient, index: number): Promise<void> => {
     for (let seq = 0; !stop; seq++) {
       const began = now();
@@ -106,6 +122,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       await transaction(client, `${index.toString(36)}Q${seq.toString(36)}`);
       const ended = now();
       if (ended >= measureFrom && ended < measureUntil) latencies.add(ended - began);
+      if (ended >= measureFrom) maxLatencyMs = Math.max(maxLatencyMs, ended - began);
     }
   };
   const outcomes = await Promise.allSettled(
@@ -117,6 +134,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     ),
   );
   clearTimeout(windowTimer);
+  clearTimeout(closeTimer);
+  cpuUsed ??= process.cpuUsage(cpuAtStart);
   const failure = outcomes.find((r) => r.status === 'rejected');
   await Promise.all(
     clients.map(async (c) => {
@@ -125,5 +144,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     }),
   );
   if (failure !== undefined) throw failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason));
-  return { completed: latencies.count, measuredMs: o.measureMs, latencies: latencies.sorted() };
+  return {
+    completed: latencies.count,
+    measuredMs: o.measureMs,
+    latencies: latencies.sorted(),
+    maxLatencyMs,
+    clientCpuPercent: ((cpuUsed.user + cpuUsed.system) / 1000 / o.measureMs) * 100,
+  };
 }

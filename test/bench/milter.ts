@@ -2,11 +2,16 @@
 // filter on Sendmail's libmilter, driven by our MTA-side client. Measurement only; nothing here is a test.
 //
 //   node dist/test/bench/milter.js [--seconds 3] [--warmup 0.5] [--n 1,10,100] [--transport unix,tcp]
-//                                  [--mode all,rcpt-eom] [--filter ours,c]
+//                                  [--mode all,rcpt-eom] [--filter ours,c] [--rounds 1] [--profile DIR]
+//                                  [--node-flags "--max-semi-space-size=4"]
+// --rounds R measures every cell R times, ours and libmilter alternating, and reports the round with
+// the median tx/s (peak RSS: the highest of all rounds); on a busy machine this evens out the noise.
+// --profile DIR runs our filter's process under `node --cpu-prof`, one .cpuprofile per cell in DIR.
+// --node-flags passes V8/Node flags to our filter's process (space-separated), for experiments.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildCFilter, type CFilterBuild } from './c-filter.ts';
@@ -24,10 +29,15 @@ type FilterKind = (typeof FILTERS)[number];
 interface Options {
   readonly seconds: number;
   readonly warmupSeconds: number;
+  readonly rounds: number;
   readonly connections: readonly number[];
   readonly transports: readonly Transport[];
   readonly modes: readonly BenchMode[];
   readonly filters: readonly FilterKind[];
+  /** Directory for CPU profiles of our filter's process, one per cell. */
+  readonly profileDir: string | undefined;
+  /** Extra node flags for our filter's process. */
+  readonly nodeFlags: readonly string[];
 }
 
 interface Cell {
@@ -44,8 +54,12 @@ type CellResult = Cell &
         readonly perSecond: number;
         readonly p50Ms: number;
         readonly p99Ms: number;
+        readonly maxMs: number;
+        readonly clientCpuPercent: number;
         readonly peakRssBytes: number | undefined;
         readonly filterCpuPercent: number | undefined;
+        /** tx/s of every round, in the order run. */
+        readonly roundsPerSecond: readonly number[];
       }
     | { readonly ok: false; readonly error: string }
   );
@@ -72,17 +86,23 @@ function parseOptions(argv: readonly string[]): Options {
     options: {
       seconds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '0.5' },
+      rounds: { type: 'string', default: '1' },
       n: { type: 'string', default: '1,10,100' },
       transport: { type: 'string', default: TRANSPORTS.join(',') },
       mode: { type: 'string', default: BENCH_MODES.join(',') },
       filter: { type: 'string', default: FILTERS.join(',') },
+      profile: { type: 'string' },
+      'node-flags': { type: 'string', default: '' },
     },
     strict: true,
   });
   const warmupSeconds = Number(values.warmup);
   if (!Number.isFinite(warmupSeconds) || warmupSeconds < 0) throw new Error(`--warmup: "${values.warmup}" is not a number >= 0`);
+  const rounds = positive(values.rounds, 'rounds');
+  if (!Number.isInteger(rounds)) throw new Error(`--rounds: "${values.rounds}" is not an integer`);
   return {
     seconds: positive(values.seconds, 'seconds'),
+    rounds,
     warmupSeconds,
     connections: values.n.split(',').map((s) => {
       const n = positive(s, 'n');
@@ -92,6 +112,8 @@ function parseOptions(argv: readonly string[]): Options {
     transports: listOf(values.transport, TRANSPORTS, 'transport'),
     modes: listOf(values.mode, BENCH_MODES, 'mode'),
     filters: listOf(values.filter, FILTERS, 'filter'),
+    profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+    nodeFlags: values['node-flags'].split(' ').filter((f) => f !== ''),
   };
 }
 
@@ -117,11 +139,14 @@ interface StartedFilter {
   stop(): Promise<void>;
 }
 
-async function startFilter(cell: Cell, dir: string, cBinary: string | undefined): Promise<StartedFilter> {
+async function startFilter(cell: Cell, dir: string, cBinary: string | undefined, options: Options): Promise<StartedFilter> {
   const tag = `${cell.filter}-${cell.transport}-${cell.mode}-${cell.n}`;
   if (cell.filter === 'ours') {
     const spec = cell.transport === 'unix' ? `unix:${join(dir, `${tag}.sock`)}` : 'inet:127.0.0.1:0';
-    const { child, pid, detail } = await startChild(process.execPath, [SERVER_SCRIPT, '--listen', spec, '--mode', cell.mode]);
+    const profile =
+      options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${tag}.cpuprofile`];
+    const args = [...options.nodeFlags, ...profile, SERVER_SCRIPT, '--listen', spec, '--mode', cell.mode];
+    const { child, pid, detail } = await startChild(process.execPath, args);
     return { pid, spec: detail, stop: () => stopChild(child) };
   }
   if (cBinary === undefined) throw new Error('the libmilter filter was not built');
@@ -133,7 +158,7 @@ async function startFilter(cell: Cell, dir: string, cBinary: string | undefined)
 async function runCell(cell: Cell, options: Options, dir: string, cBinary: string | undefined): Promise<CellResult> {
   let filter: StartedFilter | undefined;
   try {
-    filter = await startFilter(cell, dir, cBinary);
+    filter = await startFilter(cell, dir, cBinary, options);
     const { pid } = filter;
     let cpuAtStart: number | undefined;
     const load = await runLoad({
@@ -156,14 +181,33 @@ async function runCell(cell: Cell, options: Options, dir: string, cBinary: strin
       perSecond: (load.completed / load.measuredMs) * 1000,
       p50Ms: quantile(latencies, 0.5),
       p99Ms: quantile(latencies, 0.99),
+      maxMs: load.maxLatencyMs,
+      clientCpuPercent: load.clientCpuPercent,
       peakRssBytes: rss,
       filterCpuPercent: cpu,
+      roundsPerSecond: [],
     };
   } catch (err) {
     return { ...cell, ok: false, error: err instanceof Error ? err.message : String(err) };
   } finally {
     await filter?.stop();
   }
+}
+
+/** The round with the median tx/s, knowing all rounds' tx/s and the highest peak RSS; a failed round wins. */
+function medianRound(rounds: readonly CellResult[]): CellResult {
+  const failed = rounds.find((r) => !r.ok);
+  if (failed !== undefined) return failed;
+  const ok = rounds.filter((r) => r.ok);
+  const sorted = [...ok].sort((a, b) => a.perSecond - b.perSecond);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (median === undefined) throw new Error('a cell without rounds');
+  const rss = ok.map((r) => r.peakRssBytes).filter((b) => b !== undefined);
+  return {
+    ...median,
+    peakRssBytes: rss.length === 0 ? undefined : Math.max(...rss),
+    roundsPerSecond: ok.map((r) => r.perSecond),
+  };
 }
 
 const fixed = (v: number | undefined, digits: number): string => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
@@ -184,20 +228,24 @@ function ratioToC(r: CellResult, all: readonly CellResult[]): number | undefined
   return c?.ok === true && c.perSecond > 0 ? r.perSecond / c.perSecond : undefined;
 }
 
-function table(results: readonly CellResult[]): string {
-  const header = ['transport', 'events', 'N', 'filter', 'tx/s', 'p50 ms', 'p99 ms', 'filter CPU %', 'peak RSS MB', 'ours/C'];
+function table(results: readonly CellResult[], rounds: number): string {
+  const header = ['transport', 'events', 'N', 'filter', 'tx/s', 'p50 ms', 'p99 ms', 'max ms', 'client CPU %', 'filter CPU %', 'peak RSS MB', 'ours/C'];
+  if (rounds > 1) header.push('tx/s per round');
   const rows = results.map((r) => {
     const cells = [r.transport, r.mode, String(r.n), r.filter === 'ours' ? 'ours' : 'libmilter'];
-    if (!r.ok) return [...cells, 'failed', '', '', '', '', ''];
+    if (!r.ok) return [...cells, 'failed'];
     const ratio = ratioToC(r, results);
     return [
       ...cells,
       fixed(r.perSecond, 0),
       fixed(r.p50Ms, 2),
       fixed(r.p99Ms, 2),
+      fixed(r.maxMs, 1),
+      fixed(r.clientCpuPercent, 0),
       fixed(r.filterCpuPercent, 0),
       fixed(r.peakRssBytes === undefined ? undefined : r.peakRssBytes / 2 ** 20, 1),
       ratio === undefined ? '' : `${ratio.toFixed(2)}x`,
+      ...(rounds > 1 ? [r.roundsPerSecond.map((v) => v.toFixed(0)).join(' ')] : []),
     ];
   });
   return formatTable(header, rows);
@@ -243,22 +291,26 @@ async function main(): Promise<void> {
     const cBinary = cBuild?.ok === true ? cBuild.binary : undefined;
     const filters = options.filters.filter((f) => f === 'ours' || cBinary !== undefined);
     process.stdout.write(
-      `milter benchmark: ${options.seconds} s per cell after ${options.warmupSeconds} s warm-up; ` +
+      `milter benchmark: ${options.seconds} s per cell after ${options.warmupSeconds} s warm-up, ${options.rounds} round(s); ` +
         `node ${process.version}; filters run in their own processes\n`,
     );
     const results: CellResult[] = [];
     for (const transport of options.transports) {
       for (const mode of options.modes) {
         for (const n of options.connections) {
-          for (const filter of filters) {
-            const result = await runCell({ transport, mode, n, filter }, options, dir, cBinary);
-            process.stdout.write(`  ${describeCell(result)}\n`);
-            results.push(result);
+          const rounds = new Map<FilterKind, CellResult[]>(filters.map((f) => [f, []]));
+          for (let round = 0; round < options.rounds; round++) {
+            for (const filter of filters) {
+              const result = await runCell({ transport, mode, n, filter }, options, dir, cBinary);
+              process.stdout.write(`  ${describeCell(result)}\n`);
+              rounds.get(filter)?.push(result);
+            }
           }
+          for (const filter of filters) results.push(medianRound(rounds.get(filter) ?? []));
         }
       }
     }
-    process.stdout.write(`\n${table(results)}\n\n${targets(results).join('\n')}\n`);
+    process.stdout.write(`\n${table(results, options.rounds)}\n\n${targets(results).join('\n')}\n`);
     if (results.some((r) => !r.ok)) process.exitCode = 1;
   } finally {
     cleanUp();

@@ -170,16 +170,17 @@ describe('session: end of message', () => {
   });
 
   it('sends SMFIR_PROGRESS while a slow EOM hook runs (and only at EOM)', async () => {
-    let d!: ReturnType<typeof drive>;
-    const progressCount = () => d.sent.filter((b) => b.length === 5 && b[4] === 0x70).length;
+    const out: { sent: readonly Buffer[] } = { sent: [] };
+    const progressCount = () => out.sent.filter((b) => b.length === 5 && b[4] === 0x70).length;
     const waitForProgress = (n: number) => new Promise<void>((resolve) => {
       const check = () => { if (progressCount() >= n) resolve(); else setImmediate(check); };
       check();
     });
-    d = drive(spec(() => ({
+    const d = drive(spec(() => ({
       rcptTo: async () => { await new Promise((r) => setImmediate(r)); return undefined; },
       endOfMessage: async (ctx) => { ctx.progress(); await waitForProgress(3); ctx.addHeader('X-Done', 'yes'); return undefined; },
     }), { actions: ['addHeader'] }), { progressIntervalMs: 1 });
+    out.sent = d.sent;
     await d.feed(Buffer.concat([...start, mta.encodeMail('<a@b>'), mta.encodeRcpt('<c@d>')]));
     assert.equal(progressCount(), 0, 'no progress outside EOM');
     await d.feed(mta.END_OF_MESSAGE);

@@ -50,7 +50,7 @@ describe('FrameDecoder', () => {
         for (let i = 1; i < points.length; i++) got.push(...d.push(stream.subarray(points[i - 1], points[i])));
         assert.deepEqual(plain(got), whole);
       }),
-      { numRuns: 300 },
+      { numRuns: 300, seed: Number(process.env['ONIONMX_FUZZ_SEED'] ?? 20261125) },
     );
   });
 

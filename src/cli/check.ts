@@ -8,12 +8,17 @@ import { silentLogger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 import { buildResolver, type BuiltResolver } from '../resolve/from-config.ts';
 import type { StaticMap } from '../resolve/maps/index.ts';
+import { auditPostfix, readPostfixFacts } from './postfix-audit.ts';
 
-const HELP = `usage: onionmx-milter check [--config FILE] [--offline]
+const HELP = `usage: onionmx-milter check [--config FILE] [--offline] [--postfix [CONFIG_DIR]]
 
 Validates the configuration and the static maps (yours and the bundled OnionMX map) and prints
 every problem as file:line: key: reason. Unless --offline, also looks up the SRV record of each
 statically mapped domain and warns where it names another onion than the map.
+With --postfix, also reads Postfix's settings (postconf, optionally -c CONFIG_DIR) and warns where
+header mode would misroute or leak: always_bcc/*_bcc_maps and content_filter (FILTER reroutes
+every recipient of a message and replaces content_filter), milter_default_action = accept,
+missing milter_header_checks or smtp_header_checks.
 
 Exit status: 0 no errors (warnings are printed), 78 errors (including a domain pinned to two
 different onions, which would defer its mail), 64 usage.`;
@@ -21,7 +26,11 @@ different onions, which would defer its mail), 64 usage.`;
 export async function runCheck(args: readonly string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...args], options: { config: { type: 'string' }, offline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: { config: { type: 'string' }, offline: { type: 'boolean' }, postfix: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (err) {
     throw new UsageError(errorMessage(err));
   }
@@ -29,6 +38,7 @@ export async function runCheck(args: readonly string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return EX_OK;
   }
+  if (parsed.positionals.length > (parsed.values.postfix === true ? 1 : 0)) throw new UsageError(`unexpected argument: ${parsed.positionals.join(' ')}`);
   const out = (line: string): void => {
     process.stdout.write(line + '\n');
   };
@@ -47,6 +57,15 @@ export async function runCheck(args: readonly string[]): Promise<number> {
   let errors = reportMap('maps', built.operatorMaps, out, true);
   if (built.bundledMap !== undefined) errors += reportMap('bundled map', built.bundledMap, out, false);
   if (parsed.values.offline !== true && built.srv !== undefined) await compareWithSrv(built, out);
+  if (parsed.values.postfix === true) {
+    try {
+      const facts = await readPostfixFacts(parsed.positionals[0]);
+      for (const w of auditPostfix(facts, config.header.name)) out(`warning: ${w}`);
+    } catch (err) {
+      out(`error: ${errorMessage(err)}`);
+      errors++;
+    }
+  }
   out(errors === 0 ? 'check: OK' : `check: ${errors} error(s)`);
   return errors === 0 ? EX_OK : EX_CONFIG;
 }

@@ -36,6 +36,15 @@ export async function runServe(args: readonly string[]): Promise<number> {
     return EX_CONFIG;
   }
   const log = createLogger({ level: loaded.config.log.level });
+  // Last resort: every socket and hook has its own error handling; anything reaching here is a bug.
+  // Exit so that the service manager restarts a clean process (Postfix meanwhile tempfails).
+  const fatal = (err: unknown): void => {
+    log.fatal({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, 'uncaught error: exiting');
+    process.stderr.write(`onionmx-milter: fatal: ${errorMessage(err)}\n`);
+    process.exit(EX_SOFTWARE);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   const daemon = new Daemon(loaded.config, log);
   try {
     await daemon.start();

@@ -18,4 +18,8 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'print the routing decision for domains or addresses',
     run: async (args) => (await import('./resolve.ts')).runResolve(args),
   },
+  probe: {
+    summary: 'connect to the onion route of domains through Tor: greeting, EHLO, Tor error codes in words',
+    run: async (args) => (await import('./probe.ts')).runProbe(args),
+  },
 };

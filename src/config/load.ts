@@ -6,6 +6,9 @@ import { defaults, type Config, type DnsServer } from './schema.ts';
 import { parseDuration } from './duration.ts';
 import { locateKey } from './locate.ts';
 import { parseListenSpec } from '../net/listen-spec.ts';
+import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
+import { validateOnion } from '../resolve/onion.ts';
+import { isLoopbackAddress } from '../resolve/dns/resolv-conf.ts';
 
 export interface ConfigProblem {
   readonly path: string;
@@ -190,8 +193,8 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
   const cache = c.section(root, ['cache'], ['max_entries', 'max_ttl', 'failure_ttl', 'serve_stale']);
   const p = c.section(root, ['policy'], ['route_mailers', 'local_domains', 'ignore_domains', 'on_lookup_failure']);
   const l = c.section(root, ['lookup'], ['socketmap', 'tcp_table', 'sendmail', 'readsocket', 'budget']);
-  const t = c.section(root, ['tor'], ['socks', 'connect_timeout']);
-  const hl = c.section(root, ['health'], ['enabled', 'interval', 'on_unreachable']);
+  const t = c.section(root, ['tor'], ['socks', 'connect_timeout', 'dns_socks']);
+  const hl = c.section(root, ['health'], ['enabled', 'interval', 'on_unreachable', 'failures_before_unreachable', 'concurrency', 'forget_after']);
   const mt = c.section(root, ['metrics'], ['listen']);
   const lg = c.section(root, ['log'], ['level']);
 
@@ -238,16 +241,62 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
       readsocket: c.listen(l, ['lookup', 'readsocket'], undefined),
       budgetMs: c.duration(l, ['lookup', 'budget'], d.lookup.budgetMs, 1),
     },
-    tor: { socks: c.string(t, ['tor', 'socks'], d.tor.socks), connectTimeoutMs: c.duration(t, ['tor', 'connect_timeout'], d.tor.connectTimeoutMs, 1) },
+    tor: {
+      socks: socksAddress(c, t, ['tor', 'socks'], d.tor.socks) ?? d.tor.socks,
+      connectTimeoutMs: c.duration(t, ['tor', 'connect_timeout'], d.tor.connectTimeoutMs, 1),
+      dnsSocks: socksAddress(c, t, ['tor', 'dns_socks'], undefined),
+    },
     health: {
       enabled: c.bool(hl, ['health', 'enabled'], d.health.enabled),
       intervalMs: c.duration(hl, ['health', 'interval'], d.health.intervalMs, 1000),
       onUnreachable: c.oneOf(hl, ['health', 'on_unreachable'], ['route', 'defer', 'clearnet'] as const, d.health.onUnreachable),
+      failuresBeforeUnreachable: c.int(hl, ['health', 'failures_before_unreachable'], d.health.failuresBeforeUnreachable, 1, 1000),
+      concurrency: c.int(hl, ['health', 'concurrency'], d.health.concurrency, 1, 64),
+      forgetAfterMs: c.duration(hl, ['health', 'forget_after'], d.health.forgetAfterMs, 1000),
     },
     metrics: { listen: c.string(mt, ['metrics', 'listen'], undefined) },
     log: { level: c.oneOf(lg, ['log', 'level'], ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, d.log.level) },
   };
+  checkViaTor(c, config);
   return c.problems.length > 0 ? { ok: false, problems: c.problems } : { ok: true, config: deepFreeze(config) };
+}
+
+function socksAddress(c: Checker, o: Obj, path: Path, fallback: string | undefined): string | undefined {
+  const value = fallback === undefined ? c.string(o, path, undefined) : c.string(o, path, fallback);
+  if (value === undefined) return undefined;
+  const parsed = parseSocksEndpoint(value);
+  if (!parsed.ok) c.problem(path, parsed.reason);
+  return value;
+}
+
+/**
+ * DNS over Tor rules. An onion resolver is reachable only through Tor. Through Tor, a loopback
+ * resolver is meaningless (the exit would have to connect to its own loopback) and resolv.conf
+ * names local resolvers, so servers must be listed. The AD bit of an IP resolver reached through
+ * Tor crossed an exit relay that can rewrite it at will (DNS over TCP has no integrity of its
+ * own), so `dnssec: required` would trust a bit any exit can forge: refused unless the operator
+ * marks the server `trust_ad` (e.g. a DNS-over-TLS-terminating relay of their own). An onion
+ * resolver's stream is end-to-end authenticated to the service key, so its AD is trusted.
+ */
+function checkViaTor(c: Checker, config: Config): void {
+  config.dns.servers.forEach((server, i) => {
+    const path = ['dns', 'servers', i];
+    const onion = server.address.toLowerCase().endsWith('.onion');
+    if (onion) {
+      const v = validateOnion(server.address);
+      if (!v.ok) c.problem(path, `"${server.address}": ${v.reason}`);
+      else if (!config.dns.viaTor) c.problem(path, `"${server.address}" is an onion resolver: it is reachable only with dns.via_tor: true`);
+    }
+    if (!config.dns.viaTor) return;
+    if (isLoopbackAddress(server.address) || server.address === 'localhost') {
+      c.problem(path, `"${server.address}" is a loopback resolver: dns.via_tor sends queries through a Tor exit, which cannot reach it (drop via_tor, or name a remote or onion resolver)`);
+    } else if (!onion && config.dns.dnssec === 'required' && !server.trustAd) {
+      c.problem(path, `"${server.address}" is reached through a Tor exit with dns.via_tor, which can forge the AD bit: with dns.dnssec: required, use an onion resolver, mark this one trust_ad: true, or set dns.dnssec: optional`);
+    }
+  });
+  if (config.dns.viaTor && config.srv.enabled && config.dns.servers.length === 0) {
+    c.problem(['dns', 'via_tor'], 'needs dns.servers: the resolv.conf nameservers are local resolvers, which Tor cannot reach');
+  }
 }
 
 /** Parses YAML text; syntax errors come back as one problem with their line. */

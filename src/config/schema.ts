@@ -66,8 +66,23 @@ export interface Config {
     readonly readsocket: string | undefined;
     readonly budgetMs: number;
   };
-  readonly tor: { readonly socks: string; readonly connectTimeoutMs: number };
-  readonly health: { readonly enabled: boolean; readonly intervalMs: number; readonly onUnreachable: UnreachablePolicy };
+  readonly tor: {
+    readonly socks: string;
+    readonly connectTimeoutMs: number;
+    /** SocksPort for DNS over Tor (dns.via_tor); undefined: tor.socks. An OnionTrafficOnly port refuses IP resolvers. */
+    readonly dnsSocks: string | undefined;
+  };
+  readonly health: {
+    readonly enabled: boolean;
+    readonly intervalMs: number;
+    readonly onUnreachable: UnreachablePolicy;
+    /** Consecutive failed probes before an onion counts as unreachable (defer/clearnet act on it). */
+    readonly failuresBeforeUnreachable: number;
+    /** Probes in flight at once. */
+    readonly concurrency: number;
+    /** An onion no route has used for this long is no longer probed. */
+    readonly forgetAfterMs: number;
+  };
   readonly metrics: { readonly listen: string | undefined };
   readonly log: { readonly level: LogLevel };
 }
@@ -95,8 +110,8 @@ export const defaults: Config = {
   cache: { maxEntries: 100_000, maxTtlMs: 86_400_000, failureTtlMs: 30_000, serveStaleMs: 3_600_000 },
   policy: { routeMailers: ['smtp', 'esmtp', 'relay'], localDomains: [], ignoreDomains: [], onLookupFailure: 'tempfail' },
   lookup: { socketmap: undefined, tcpTable: undefined, sendmail: undefined, readsocket: undefined, budgetMs: 1000 },
-  tor: { socks: '127.0.0.1:9050', connectTimeoutMs: 150_000 },
-  health: { enabled: false, intervalMs: 600_000, onUnreachable: 'route' },
+  tor: { socks: '127.0.0.1:9050', connectTimeoutMs: 150_000, dnsSocks: undefined },
+  health: { enabled: false, intervalMs: 600_000, onUnreachable: 'route', failuresBeforeUnreachable: 3, concurrency: 2, forgetAfterMs: 86_400_000 },
   metrics: { listen: undefined },
   log: { level: 'info' },
 };

@@ -130,3 +130,34 @@ test('locateKey finds nested keys and list items', () => {
   assert.equal(locateKey(text, ['d']), 7);
   assert.equal(locateKey(text, ['a', 'zz']), 1);
 });
+
+test('tor and health keys: SocksPort addresses are checked, health tuning has bounds', () => {
+  const r = parseConfigText('tor:\n  socks: "unix:/run/tor/socks"\n  dns_socks: 127.0.0.1:9150\nhealth:\n  failures_before_unreachable: 2\n  concurrency: 4\n  forget_after: 2h\n', 'c.yml');
+  assert.ok(r.ok);
+  assert.deepEqual(r.config.tor, { socks: 'unix:/run/tor/socks', connectTimeoutMs: 150_000, dnsSocks: '127.0.0.1:9150' });
+  assert.deepEqual([r.config.health.failuresBeforeUnreachable, r.config.health.concurrency, r.config.health.forgetAfterMs], [2, 4, 7_200_000]);
+  const bad = parseConfigText('tor:\n  socks: "127.0.0.1"\n  dns_socks: "x:0"\nhealth:\n  concurrency: 0\n', 'c.yml');
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems.map((p) => [p.path, p.line]), [['tor.socks', 2], ['tor.dns_socks', 3], ['health.concurrency', 5]]);
+});
+
+test('dns.via_tor: onion resolvers need it; loopback, resolv.conf and unauthenticated exits are refused with reasons', () => {
+  const onion = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
+  const ok = parseConfigText(`dns:\n  via_tor: true\n  servers: ["${onion}", {address: 192.0.2.53, trust_ad: true}]\n`, 'c.yml');
+  assert.ok(ok.ok);
+  const optional = parseConfigText('dns:\n  via_tor: true\n  dnssec: optional\n  servers: ["192.0.2.53"]\n', 'c.yml');
+  assert.ok(optional.ok);
+  const cases: readonly [string, string, RegExp][] = [
+    [`dns:\n  servers: ["${onion}"]\n`, 'dns.servers.0', /reachable only with dns.via_tor/],
+    ['dns:\n  via_tor: true\n  servers: ["bad.onion"]\n', 'dns.servers.0', /bad\.onion/],
+    ['dns:\n  via_tor: true\n  servers: ["127.0.0.1:53"]\n', 'dns.servers.0', /loopback resolver/],
+    ['dns:\n  via_tor: true\n  servers: ["192.0.2.53"]\n', 'dns.servers.0', /forge the AD bit/],
+    ['dns:\n  via_tor: true\n', 'dns.via_tor', /needs dns.servers/],
+  ];
+  for (const [text, path, message] of cases) {
+    const r = parseConfigText(text, 'c.yml');
+    assert.ok(!r.ok, text);
+    assert.equal(r.problems[0]?.path, path, text);
+    assert.match(r.problems[0]?.message ?? '', message);
+  }
+});

@@ -15,7 +15,8 @@ const files = readdirSync(root, { recursive: true, encoding: 'utf8' })
   .map((f) => join(root, f));
 
 let failed = false;
-const stream = run({ files, concurrency: 2 });
+// A hung test fails after this bound instead of stalling the whole run (CI has a time budget).
+const stream = run({ files, concurrency: 2, timeout: 300_000 });
 stream.on('test:fail', () => {
   failed = true;
 });

@@ -61,7 +61,8 @@ function expectContinue(what: string, r: EventResult): void {
   if (r.kind !== 'continue' && r.kind !== 'notSent') throw new Error(`${what}: expected continue, got ${r.kind}`);
 }
 
-async function openConnection(spec: string, index: number): Promise<MilterClient> {
+/** Connects, negotiates and runs CONNECT and HELO as Postfix would. */
+export async function openConnection(spec: string, index: number): Promise<MilterClient> {
   const client = await MilterClient.connect(spec);
   try {
     await client.negotiate();
@@ -75,7 +76,8 @@ async function openConnection(spec: string, index: number): Promise<MilterClient
   }
 }
 
-async function transaction(client: MilterClient, queueId: string): Promise<void> {
+/** One transaction; throws unless every reply is continue and EOM adds exactly our header. */
+export async function transaction(client: MilterClient, queueId: string): Promise<void> {
   client.macro('M', { i: queueId, '{mail_addr}': 'sender@example.org', '{mail_host}': 'mail.example.org', '{mail_mailer}': 'smtp' });
   expectContinue('mail', await client.mailFrom('<sender@example.org>', ['SIZE=5120', 'BODY=8BITMIME']));
   for (const rcpt of RECIPIENTS) {

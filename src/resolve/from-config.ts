@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
 import { loadStaticMaps, type StaticMap } from './maps/index.ts';
-import { createStubResolver } from './dns/index.ts';
+import { createStubResolver, type PipelinedTcpChannels } from './dns/index.ts';
+import { isOnionName } from './onion.ts';
+import { dnsOverTorChannels } from '../tor/dns-over-tor.ts';
 import { createSrvSource, type CachedSrvSource } from './srv-source.ts';
 import { Resolver } from './resolver.ts';
 
@@ -42,12 +44,21 @@ export async function buildResolver(config: Config, log: Logger): Promise<BuildR
     if (!bundledMap.isComplete) return { ok: false, errors: [`the bundled OnionMX map could not be loaded from ${BUNDLED_MAP_PATH}`] };
   }
   let srv: CachedSrvSource | undefined;
+  let dnsOverTor: PipelinedTcpChannels | undefined;
   if (config.srv.enabled) {
+    if (config.dns.viaTor) {
+      const over = dnsOverTorChannels(config);
+      if (!over.ok) return { ok: false, errors: [over.error] };
+      dnsOverTor = over.channels;
+    }
     const stub = createStubResolver({
-      ...(config.dns.servers.length > 0 ? { servers: config.dns.servers.map((s) => (s.trustAd ? { address: s.address, port: s.port, trustAd: true } : { address: s.address, port: s.port })) } : {}),
+      ...(config.dns.servers.length > 0
+        ? { servers: config.dns.servers.map((s) => (s.trustAd || (config.dns.viaTor && isOnionName(s.address)) ? { address: s.address, port: s.port, trustAd: true } : { address: s.address, port: s.port })) }
+        : {}),
       attemptTimeoutMs: config.dns.timeoutMs,
       deadlineMs: config.dns.deadlineMs,
       logger: log,
+      ...(dnsOverTor === undefined ? {} : { streamExchange: dnsOverTor.exchange.bind(dnsOverTor) }),
     });
     if (stub.servers.length === 0) return { ok: false, errors: ['dns.servers is empty and /etc/resolv.conf names no nameserver'] };
     srv = createSrvSource({
@@ -70,5 +81,9 @@ export async function buildResolver(config: Config, log: Logger): Promise<BuildR
     operator: operatorMaps.stats,
     ...(bundledMap === undefined ? {} : { bundled: { onions: bundledMap.stats.onions, domains: bundledMap.stats.domains } }),
   };
-  return { ok: true, resolver, operatorMaps, bundledMap, srv, mapSummary, close: () => Promise.resolve() };
+  const close = (): Promise<void> => {
+    dnsOverTor?.close();
+    return Promise.resolve();
+  };
+  return { ok: true, resolver, operatorMaps, bundledMap, srv, mapSummary, close };
 }

@@ -10,7 +10,7 @@ import { errorMessage } from '../../errors.ts';
 import { checkQueryName, randomizeCase } from './names.ts';
 import { decodeMessage, encodeQuery, matchReply, rcodeOf, recordsOf, Rcode, EDNS_UDP_PAYLOAD_SIZE, type DnsQuestion } from './message.ts';
 import { isLoopbackAddress, parseResolvConf, type DnsServer } from './resolv-conf.ts';
-import { tcpExchange, udpExchange, type Endpoint } from './transport.ts';
+import { tcpExchange, udpExchange, type Endpoint, type ExchangeOutcome, type OnMessage } from './transport.ts';
 
 /** A server as configured: port defaults to 53, trustAd to "is it loopback". */
 export interface DnsServerSpec {
@@ -35,7 +35,15 @@ export interface StubResolverOptions {
   /** Randomness for IDs and 0x20; default crypto.randomBytes. Tests may inject. */
   readonly randomBytes?: (size: number) => Uint8Array;
   readonly logger?: Logger;
+  /**
+   * Send every query over this stream transport instead of UDP (DNS over Tor: a persistent,
+   * pipelined TCP connection per server, see tcp-pipelined.ts). Same matching, retries and deadline.
+   */
+  readonly streamExchange?: StreamExchange;
 }
+
+/** The shape of tcpExchange; PipelinedTcpChannels.exchange fits it. */
+export type StreamExchange = <T>(server: Endpoint, payload: Buffer, onMessage: OnMessage<T, Endpoint>, signal: AbortSignal) => Promise<ExchangeOutcome<T>>;
 
 export type DnsFailureReason = 'servfail' | 'refused' | 'timeout' | 'truncated' | 'malformed-reply' | 'network' | 'aborted' | 'invalid-name';
 
@@ -148,6 +156,7 @@ export function createStubResolver(options: StubResolverOptions = {}): StubResol
     const id = (((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0)) & 0xffff;
     const question: DnsQuestion = { name: randomizeCase(name, random), type };
     const payload = encodeQuery(id, question, udpPayloadSize);
+    if (options.streamExchange !== undefined) return streamAttempt(options.streamExchange, server, id, question, payload, signal);
     let garbage: string | undefined;
     stats.udpSent++;
     const udp = await udpExchange(server, payload, (message, from: RemoteInfo) => {
@@ -174,6 +183,26 @@ export function createStubResolver(options: StubResolverOptions = {}): StubResol
     if (tcp.value.kind === 'garbage') return { ok: false, reason: 'malformed-reply', detail: `${label(server)} over TCP: ${tcp.value.detail}` };
     if (tcp.value.packet.flag_tc) return { ok: false, reason: 'malformed-reply', detail: `${label(server)}: TC set on a TCP reply` };
     return interpret(server, tcp.value.packet, 'tcp');
+  }
+
+  async function streamAttempt(exchange: StreamExchange, server: DnsServer, id: number, question: DnsQuestion, payload: Buffer, signal: AbortSignal): Promise<DnsQueryResult> {
+    stats.tcpSent++;
+    let garbage: string | undefined;
+    const r = await exchange(server, payload, (message, _from: Endpoint) => {
+      const received = receive(server, id, question, message);
+      if (received?.kind === 'garbage') garbage = received.detail;
+      return received?.kind === 'reply' ? received.packet : undefined;
+    }, signal);
+    if (!r.ok) {
+      if (r.reason === 'malformed') return { ok: false, reason: 'malformed-reply', detail: `${label(server)} over TCP: ${r.detail}` };
+      if (r.reason === 'network') return { ok: false, reason: 'network', detail: `${label(server)}: ${r.detail}` };
+      stats.attemptTimeouts++;
+      return garbage === undefined
+        ? { ok: false, reason: 'timeout', detail: `${label(server)}: ${r.detail}` }
+        : { ok: false, reason: 'malformed-reply', detail: `${label(server)}: only undecodable replies: ${garbage}` };
+    }
+    if (r.value.flag_tc) return { ok: false, reason: 'malformed-reply', detail: `${label(server)}: TC set on a TCP reply` };
+    return interpret(server, r.value, 'tcp');
   }
 
   async function query(name: string, type: RecordType, queryOptions: { readonly signal?: AbortSignal } = {}): Promise<DnsQueryResult> {

@@ -36,7 +36,9 @@ export type NoneReason =
   | 'local-domain'
   | 'ignored-domain'
   | 'invalid-input'
-  | 'lookup-failed-ignored';
+  | 'lookup-failed-ignored'
+  /** The route's onion failed its recent health probes and health.on_unreachable is `clearnet`. */
+  | 'onion-unreachable';
 
 export interface NoneDecision {
   readonly kind: 'none';
@@ -54,7 +56,9 @@ export type TempfailReason =
   | 'malformed-reply'
   | 'network'
   | 'conflicting-pins'
-  | 'bogus';
+  | 'bogus'
+  /** The route's onion failed its recent health probes and health.on_unreachable is `defer`. */
+  | 'onion-unreachable';
 
 export interface TempfailDecision {
   readonly kind: 'tempfail';

@@ -4,13 +4,20 @@
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
 import { createMilterServer, type MilterServer } from '../milter/index.ts';
+import type { FilterSpec } from '../milter/types.ts';
 import { createRoutingFilter, type RoutingSettings } from '../routing/milter-filter.ts';
 import type { HeaderFormatSpec } from '../routing/header-value.ts';
-import { buildResolver, type BuiltResolver } from '../resolve/from-config.ts';
+import { buildResolver, type BuiltResolver, type ResolverHooks } from '../resolve/from-config.ts';
+import { Metrics, startMetricsServer, type MetricsServer } from '../metrics/index.ts';
+import { HealthChecker, withHealthPolicy } from '../tor/health.ts';
+import { probeOnion } from '../tor/probe.ts';
+import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
 
 export interface DaemonListeners {
   readonly milter: string;
   readonly submission: string | undefined;
+  /** The /metrics and /healthz endpoint, when metrics.listen is set. */
+  readonly metrics: string | undefined;
 }
 
 export class Daemon {
@@ -20,6 +27,11 @@ export class Daemon {
   readonly #log: Logger;
   readonly #servers: MilterServer[] = [];
   #listeners: DaemonListeners | undefined;
+  /** Counters live across reloads; exported only when metrics.listen is set. */
+  readonly metrics = new Metrics();
+  #metricsServer: MetricsServer | undefined;
+  #health: HealthChecker | undefined;
+  readonly #startedAt = Date.now();
 
   constructor(config: Config, log: Logger) {
     this.#config = config;
@@ -36,10 +48,11 @@ export class Daemon {
 
   /** Builds the resolver and starts listening. Throws with one clear message on failure. */
   async start(): Promise<DaemonListeners> {
-    const built = await buildResolver(this.#config, this.#log);
+    const built = await buildResolver(this.#config, this.#log, this.#resolverHooks());
     if (!built.ok) throw new Error(`cannot start: ${built.errors.join('; ')}`);
     this.#built = built;
-    this.#settings = settingsFrom(this.#config, built);
+    this.#health = this.#startHealth();
+    this.#settings = settingsFrom(this.#config, built, this.#health, this.#log);
     const c = this.#config.milter;
     const common = {
       logger: this.#log,
@@ -52,16 +65,33 @@ export class Daemon {
       if (this.#settings === undefined) throw new Error('daemon not started');
       return this.#settings;
     };
-    const smtpd = createMilterServer({ ...common, filter: createRoutingFilter({ settings, submission: false, log: this.#log }) });
+    const onDecision = this.metrics.decision.bind(this.metrics);
+    const counted = (filter: FilterSpec): FilterSpec => ({
+      ...filter,
+      open: (ctx) => {
+        this.metrics.milterConnection();
+        return filter.open(ctx);
+      },
+    });
+    const smtpd = createMilterServer({ ...common, filter: counted(createRoutingFilter({ settings, submission: false, log: this.#log, onDecision })) });
     this.#servers.push(smtpd);
     const milter = (await smtpd.listen(c.listen)).spec;
     let submission: string | undefined;
     if (c.submissionListen !== undefined) {
-      const local = createMilterServer({ ...common, filter: createRoutingFilter({ settings, submission: true, log: this.#log }) });
+      const local = createMilterServer({ ...common, filter: counted(createRoutingFilter({ settings, submission: true, log: this.#log, onDecision })) });
       this.#servers.push(local);
       submission = (await local.listen(c.submissionListen)).spec;
     }
-    this.#listeners = { milter, submission };
+    this.metrics.live.milterConnectionsOpen = () => this.#servers.reduce((n, s) => n + s.connectionCount, 0);
+    this.metrics.live.srvCacheEntries = () => this.#built?.srv?.cache.size ?? 0;
+    const health = this.#health;
+    if (health !== undefined) this.metrics.live.onionHealth = () => health.snapshot();
+    let metrics: string | undefined;
+    if (this.#config.metrics.listen !== undefined) {
+      this.#metricsServer = await startMetricsServer({ listen: this.#config.metrics.listen, metrics: this.metrics, log: this.#log, health: () => this.healthReport() });
+      metrics = this.#metricsServer.spec;
+    }
+    this.#listeners = { milter, submission, metrics };
     this.#log.info({ milter, submission, maps: built.mapSummary }, 'onionmx-milter started');
     return this.#listeners;
   }
@@ -71,7 +101,7 @@ export class Daemon {
    * them, open connections keep the snapshot they started with. A broken config changes nothing.
    */
   async reload(next: Config): Promise<void> {
-    const built = await buildResolver(next, this.#log);
+    const built = await buildResolver(next, this.#log, this.#resolverHooks());
     if (!built.ok) throw new Error(built.errors.join('; '));
     const old = this.#built;
     const before = this.#config.milter;
@@ -80,7 +110,7 @@ export class Daemon {
     }
     this.#config = next;
     this.#built = built;
-    this.#settings = settingsFrom(next, built);
+    this.#settings = settingsFrom(next, built, this.#health, this.#log);
     this.#log.info({ maps: built.mapSummary }, 'configuration reloaded');
     await old?.close();
   }
@@ -88,16 +118,60 @@ export class Daemon {
   /** Stops accepting, lets sessions finish until graceMs, then closes the rest. */
   async close(graceMs: number): Promise<void> {
     await Promise.all(this.#servers.map((s) => s.close(graceMs)));
+    await this.#health?.close();
+    await this.#metricsServer?.close();
     await this.#built?.close();
+  }
+
+  /** The /healthz body: running, open milter connections, and onion routes marked unreachable. */
+  healthReport(): { readonly ok: boolean } & Record<string, unknown> {
+    const onions = this.#health?.snapshot() ?? [];
+    return {
+      ok: this.#listeners !== undefined,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      milterConnectionsOpen: this.#servers.reduce((n, s) => n + s.connectionCount, 0),
+      health: this.#health === undefined ? 'disabled' : { onUnreachable: this.#config.health.onUnreachable, onions: onions.length, unreachable: onions.filter((o) => o.unreachable).map((o) => ({ onion: o.onion, port: o.port, failures: o.consecutiveFailures, code: o.lastErrorCode, message: o.lastMessage })) },
+    };
+  }
+
+  /** The health checker, when health.enabled (tests and the CLI may drive its ticks). */
+  get health(): HealthChecker | undefined {
+    return this.#health;
+  }
+
+  #resolverHooks(): ResolverHooks {
+    return { onDnsQuery: this.metrics.dnsQuery.bind(this.metrics), onCacheLookup: this.metrics.cacheLookup.bind(this.metrics) };
+  }
+
+  /** Health settings are read at start; changing them needs a restart (the checker keeps its state). */
+  #startHealth(): HealthChecker | undefined {
+    const h = this.#config.health;
+    if (!h.enabled) return undefined;
+    const socks = parseSocksEndpoint(this.#config.tor.socks);
+    if (!socks.ok) throw new Error(`cannot start: tor.socks: ${socks.reason}`);
+    const connectTimeoutMs = this.#config.tor.connectTimeoutMs;
+    const checker = new HealthChecker({
+      intervalMs: h.intervalMs,
+      failuresBeforeUnreachable: h.failuresBeforeUnreachable,
+      concurrency: h.concurrency,
+      forgetAfterMs: h.forgetAfterMs,
+      log: this.#log,
+      probe: (target, signal) => probeOnion({ proxy: socks.endpoint, ...target, connectTimeoutMs, signal }),
+      onProbe: (result) => {
+        this.metrics.probe(result);
+      },
+    });
+    checker.start();
+    return checker;
   }
 }
 
-function settingsFrom(config: Config, built: BuiltResolver): RoutingSettings {
+function settingsFrom(config: Config, built: BuiltResolver, health: HealthChecker | undefined, log: Logger): RoutingSettings {
   const h = config.header;
   const header: HeaderFormatSpec =
     h.format === 'template' ? { format: 'template', template: h.template ?? '', transport: h.transport } : h.format === 'postfix' ? { format: 'postfix', transport: h.transport } : { format: 'domain-list' };
   return {
-    resolver: built.resolver,
+    resolver: health === undefined ? built.resolver : withHealthPolicy(built.resolver, health, config.health.onUnreachable, log),
     headerName: h.name,
     header,
     mixedRoutes: config.milter.mixedRoutes,

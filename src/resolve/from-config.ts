@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
 import { loadStaticMaps, type StaticMap } from './maps/index.ts';
-import { createStubResolver, type PipelinedTcpChannels } from './dns/index.ts';
+import { createStubResolver, type DnsQueryResult, type PipelinedTcpChannels } from './dns/index.ts';
 import { isOnionName } from './onion.ts';
 import { dnsOverTorChannels } from '../tor/dns-over-tor.ts';
 import { createSrvSource, type CachedSrvSource } from './srv-source.ts';
@@ -25,7 +25,13 @@ export interface BuiltResolver {
 
 export type BuildResult = BuiltResolver | { readonly ok: false; readonly errors: readonly string[] };
 
-export async function buildResolver(config: Config, log: Logger): Promise<BuildResult> {
+/** Observation points for metrics; none of them may throw or block. */
+export interface ResolverHooks {
+  readonly onDnsQuery?: (result: DnsQueryResult, latencyMs: number) => void;
+  readonly onCacheLookup?: (hit: boolean) => void;
+}
+
+export async function buildResolver(config: Config, log: Logger, hooks: ResolverHooks = {}): Promise<BuildResult> {
   const parentMatch = { parentMatch: config.mapParentMatch };
   const operatorMaps = await loadStaticMaps(config.maps, parentMatch);
   for (const p of operatorMaps.problems) {
@@ -61,17 +67,37 @@ export async function buildResolver(config: Config, log: Logger): Promise<BuildR
       ...(dnsOverTor === undefined ? {} : { streamExchange: dnsOverTor.exchange.bind(dnsOverTor) }),
     });
     if (stub.servers.length === 0) return { ok: false, errors: ['dns.servers is empty and /etc/resolv.conf names no nameserver'] };
+    const onDnsQuery = hooks.onDnsQuery;
+    const observed: typeof stub = onDnsQuery === undefined ? stub : {
+      servers: stub.servers,
+      stats: stub.stats,
+      query: async (name, type, options) => {
+        const started = performance.now();
+        const result = await stub.query(name, type, options);
+        onDnsQuery(result, performance.now() - started);
+        return result;
+      },
+    };
     srv = createSrvSource({
-      resolver: stub,
+      resolver: observed,
       service: config.srv.service,
       logger: log,
       cache: { maxEntries: config.cache.maxEntries, maxTtlMs: config.cache.maxTtlMs, failureTtlMs: config.cache.failureTtlMs, serveStaleMs: config.cache.serveStaleMs },
     });
   }
+  const onCacheLookup = hooks.onCacheLookup;
+  const srvSource = srv === undefined || onCacheLookup === undefined ? srv : {
+    cached: (domain: string) => {
+      const hit = srv.cached(domain);
+      onCacheLookup(hit !== undefined);
+      return hit;
+    },
+    lookup: srv.lookup.bind(srv),
+  };
   const resolver = new Resolver({
     operatorMaps,
     bundledMap,
-    srv,
+    srv: srvSource,
     dnssec: config.dns.dnssec,
     localDomains: config.policy.localDomains,
     ignoreDomains: config.policy.ignoreDomains,

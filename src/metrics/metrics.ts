@@ -1,0 +1,130 @@
+// Every metric the daemon exports, on a registry of its own (not prom-client's global one, so
+// two daemons in one test process never mix counts). Parts report through these methods; live
+// values (open connections, cache size, onion health) are read at scrape time.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Decision } from '../resolve/types.ts';
+import type { DnsQueryResult } from '../resolve/dns/index.ts';
+import type { ProbeResult } from '../tor/probe.ts';
+import type { OnionHealth } from '../tor/health.ts';
+
+export interface LiveSources {
+  milterConnectionsOpen?: () => number;
+  srvCacheEntries?: () => number;
+  onionHealth?: () => readonly OnionHealth[];
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly live: LiveSources = {};
+  readonly #decisions: Counter<'outcome' | 'source' | 'reason'>;
+  readonly #decisionSeconds: Histogram<'outcome'>;
+  readonly #tempfails: Counter<'reason'>;
+  readonly #dnsQueries: Counter<'result' | 'transport'>;
+  readonly #dnsSeconds: Histogram<'result'>;
+  readonly #cacheLookups: Counter<'result'>;
+  readonly #milterConnections: Counter;
+  readonly #milterErrors: Counter<'kind'>;
+  readonly #lookupRequests: Counter<'server' | 'result'>;
+  readonly #probes: Counter<'onion' | 'result' | 'code'>;
+
+  constructor(options: { readonly processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'onionmx_' });
+    this.#decisions = new Counter({ name: 'onionmx_decisions_total', help: 'Routing decisions by outcome (route, none, tempfail, reject), route source and reason', labelNames: ['outcome', 'source', 'reason'], registers });
+    this.#decisionSeconds = new Histogram({ name: 'onionmx_decision_duration_seconds', help: 'Time to decide one recipient, cache hits included', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers });
+    this.#tempfails = new Counter({ name: 'onionmx_tempfails_total', help: 'Recipients answered with a temporary failure, by reason', labelNames: ['reason'], registers });
+    this.#dnsQueries = new Counter({ name: 'onionmx_dns_queries_total', help: 'SRV queries sent by the stub resolver, by result (NOERROR, NXDOMAIN or failure reason)', labelNames: ['result', 'transport'], registers });
+    this.#dnsSeconds = new Histogram({ name: 'onionmx_dns_query_duration_seconds', help: 'SRV query latency, all attempts and servers together', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers });
+    this.#cacheLookups = new Counter({ name: 'onionmx_srv_cache_lookups_total', help: 'SRV cache lookups by result (hit, miss)', labelNames: ['result'], registers });
+    this.#milterConnections = new Counter({ name: 'onionmx_milter_connections_total', help: 'Milter connections (MTA sessions) opened', registers });
+    this.#milterErrors = new Counter({ name: 'onionmx_milter_errors_total', help: 'Milter hook failures answered with the failure policy, by kind', labelNames: ['kind'], registers });
+    this.#lookupRequests = new Counter({ name: 'onionmx_lookup_requests_total', help: 'Lookup-server requests (socketmap, tcp_table, sendmail, readsocket) by result', labelNames: ['server', 'result'], registers });
+    this.#probes = new Counter({ name: 'onionmx_probes_total', help: 'Health probes per onion by result (reachable, unreachable) and code (Tor code F0-F7/01-08, timeout, ...)', labelNames: ['onion', 'result', 'code'], registers });
+
+    const live = this.live;
+    new Gauge({ name: 'onionmx_milter_connections_open', help: 'Milter connections open now', registers, collect() { this.set(live.milterConnectionsOpen?.() ?? 0); } });
+    new Gauge({ name: 'onionmx_srv_cache_entries', help: 'Entries in the SRV cache (positive, negative and failures)', registers, collect() { this.set(live.srvCacheEntries?.() ?? 0); } });
+    const healthOf = (): readonly OnionHealth[] => live.onionHealth?.() ?? [];
+    new Gauge({
+      name: 'onionmx_onion_reachable', help: 'Last health probe of an onion route: 1 reachable, 0 failed', labelNames: ['onion'], registers,
+      collect() {
+        this.reset();
+        for (const h of healthOf()) if (h.reachable !== undefined) this.set({ onion: h.onion }, h.reachable ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'onionmx_onion_consecutive_failures', help: 'Failed health probes in a row per onion route', labelNames: ['onion'], registers,
+      collect() {
+        this.reset();
+        for (const h of healthOf()) this.set({ onion: h.onion }, h.consecutiveFailures);
+      },
+    });
+    new Gauge({
+      name: 'onionmx_onion_unreachable', help: '1 when an onion route failed health.failures_before_unreachable probes in a row (on_unreachable applies)', labelNames: ['onion'], registers,
+      collect() {
+        this.reset();
+        for (const h of healthOf()) this.set({ onion: h.onion }, h.unreachable ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'onionmx_onion_last_probe_timestamp_seconds', help: 'Unix time of the last finished health probe per onion', labelNames: ['onion'], registers,
+      collect() {
+        this.reset();
+        for (const h of healthOf()) if (h.lastProbeAt !== undefined) this.set({ onion: h.onion }, h.lastProbeAt / 1000);
+      },
+    });
+    new Gauge({
+      name: 'onionmx_onion_last_error', help: 'Always 1; the code label is the last failure of an onion route (Tor code F0-F7, 01-08, timeout, ...)', labelNames: ['onion', 'code'], registers,
+      collect() {
+        this.reset();
+        for (const h of healthOf()) if (h.lastErrorCode !== undefined) this.set({ onion: h.onion, code: h.lastErrorCode }, 1);
+      },
+    });
+  }
+
+  decision(d: Decision, latencyMs: number): void {
+    const source = d.kind === 'route' ? d.source : '';
+    const reason = d.kind === 'none' || d.kind === 'tempfail' ? d.reason : '';
+    this.#decisions.inc({ outcome: d.kind, source, reason });
+    this.#decisionSeconds.observe({ outcome: d.kind }, latencyMs / 1000);
+    if (d.kind === 'tempfail') this.#tempfails.inc({ reason: d.reason });
+  }
+
+  dnsQuery(result: DnsQueryResult, latencyMs: number): void {
+    const label = result.ok ? result.rcode : result.reason;
+    this.#dnsQueries.inc({ result: label, transport: result.ok ? result.transport : '' });
+    this.#dnsSeconds.observe({ result: label }, latencyMs / 1000);
+  }
+
+  cacheLookup(hit: boolean): void {
+    this.#cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
+  }
+
+  milterConnection(): void {
+    this.#milterConnections.inc();
+  }
+
+  milterError(kind: string): void {
+    this.#milterErrors.inc({ kind });
+  }
+
+  /** For the lookup servers: `server` is socketmap, tcp_table, sendmail or readsocket. */
+  lookupRequest(server: string, result: string): void {
+    this.#lookupRequests.inc({ server, result });
+  }
+
+  probe(result: ProbeResult): void {
+    this.#probes.inc({ onion: result.onion, result: result.ok ? 'reachable' : 'unreachable', code: result.ok ? '' : result.code });
+  }
+
+  /** Prometheus text exposition format. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

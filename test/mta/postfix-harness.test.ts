@@ -15,16 +15,18 @@ const skip = needRoot() || needPrograms('postfix', 'postconf', 'postqueue', 'sen
 describe('postfix harness', { skip }, () => {
   let sink: Sink;
   let pf: PostfixInstance;
+  const cleanups: (() => Promise<void>)[] = [];
 
   before(async () => {
     sink = await startSink();
+    cleanups.push(() => sink.close());
     pf = await startPostfix({
       mainCf: { relay_domains: 'sink.test', relayhost: sinkNexthop(sink.port) },
     });
+    cleanups.push(() => pf.stop());
   });
   after(async () => {
-    await pf.stop();
-    await sink.close();
+    for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
   it('relays a message received over SMTP to the sink with its envelope intact', async () => {

@@ -57,6 +57,8 @@ for (const variant of variants) {
     let filter: TestFilter;
     let server: MilterServer;
     let pf: PostfixInstance;
+    /** Stops what before() started, newest first, even when a later start failed. */
+    const cleanups: (() => Promise<void>)[] = [];
     const engineWarnings: string[] = [];
     let serial = 0;
     const subject = (label: string): string => `${label} #${++serial} (${variant.name})`;
@@ -64,7 +66,9 @@ for (const variant of variants) {
 
     before(async () => {
       sink = await startSink();
+      cleanups.push(() => sink.close());
       routeSink = await startSink();
+      cleanups.push(() => routeSink.close());
       filter = createTestFilter();
       const logger = createLogger({
         level: 'warn',
@@ -76,6 +80,7 @@ for (const variant of variants) {
         }),
       });
       server = createMilterServer({ filter: filter.spec, logger, socketMode: 0o660, socketGroup: 'postfix' });
+      cleanups.push(() => server.close(1000));
 
       // The inet server must listen before Postfix starts (its port goes into main.cf); the unix
       // socket lives in the queue directory, which exists only once Postfix has started. Postfix
@@ -95,14 +100,12 @@ for (const variant of variants) {
         },
         files: { milter_header_checks: `/^X-Route-Me: yes$/ FILTER smtp:${sinkNexthop(routeSink.port)}\n` },
       });
+      cleanups.push(() => pf.stop());
       if (variant.chroot) await server.listen(await variant.listenSpec(pf.queueDir));
     });
 
     after(async () => {
-      await pf.stop();
-      await server.close(1000);
-      await sink.close();
-      await routeSink.close();
+      for (const cleanup of cleanups.reverse()) await cleanup();
     });
 
     it('(a) delivers a message with the header the filter added', async () => {

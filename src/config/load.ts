@@ -7,6 +7,7 @@ import { parseDuration } from './duration.ts';
 import { locateKey } from './locate.ts';
 import { parseListenSpec } from '../net/listen-spec.ts';
 import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
+import { metricsListenSpec } from '../metrics/listen.ts';
 import { validateOnion } from '../resolve/onion.ts';
 import { isLoopbackAddress } from '../resolve/dns/resolv-conf.ts';
 
@@ -254,11 +255,21 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
       concurrency: c.int(hl, ['health', 'concurrency'], d.health.concurrency, 1, 64),
       forgetAfterMs: c.duration(hl, ['health', 'forget_after'], d.health.forgetAfterMs, 1000),
     },
-    metrics: { listen: c.string(mt, ['metrics', 'listen'], undefined) },
+    metrics: { listen: metricsListen(c, mt) },
     log: { level: c.oneOf(lg, ['log', 'level'], ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, d.log.level) },
   };
   checkViaTor(c, config);
   return c.problems.length > 0 ? { ok: false, problems: c.problems } : { ok: true, config: deepFreeze(config) };
+}
+
+function metricsListen(c: Checker, o: Obj): string | undefined {
+  const raw = o['listen'];
+  // A bare port is written as a YAML number.
+  const value = typeof raw === 'number' && Number.isInteger(raw) ? String(raw) : c.string(o, ['metrics', 'listen'], undefined);
+  if (value === undefined) return undefined;
+  const parsed = parseListenSpec(metricsListenSpec(value));
+  if (!parsed.ok) c.problem(['metrics', 'listen'], parsed.reason);
+  return value;
 }
 
 function socksAddress(c: Checker, o: Obj, path: Path, fallback: string | undefined): string | undefined {

@@ -7,6 +7,7 @@ import { parseListenSpec, formatListenTarget } from '../net/listen-spec.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
+import { metricsListenSpec } from './listen.ts';
 
 export interface MetricsServerOptions {
   readonly listen: string;
@@ -23,10 +24,7 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export function metricsListenSpec(value: string): string {
-  if (/^\d{1,5}$/.test(value)) return `inet:${value}`;
-  return /^(inet6?|unix|local):/i.test(value) ? value : `inet:${value}`;
-}
+export { metricsListenSpec };
 
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const parsed = parseListenSpec(metricsListenSpec(options.listen));

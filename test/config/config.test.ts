@@ -161,3 +161,13 @@ test('dns.via_tor: onion resolvers need it; loopback, resolv.conf and unauthenti
     assert.match(r.problems[0]?.message ?? '', message);
   }
 });
+
+test('metrics.listen: a bare port, host:port and listen specs; junk is refused at its line', () => {
+  for (const v of ['9895', '127.0.0.1:9895', '"[::1]:9895"', 'inet:127.0.0.1:9895', 'unix:/run/onionmx/metrics.sock']) {
+    const r = parseConfigText(`metrics:\n  listen: ${v}\n`, 'c.yml');
+    assert.ok(r.ok, v);
+  }
+  const bad = parseConfigText('metrics:\n  listen: "127.0.0.1:http"\n', 'c.yml');
+  assert.ok(!bad.ok);
+  assert.deepEqual([bad.problems[0]?.path, bad.problems[0]?.line], ['metrics.listen', 2]);
+});

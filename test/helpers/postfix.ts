@@ -370,11 +370,22 @@ export function liveProcessesInGroup(pgid: number): number {
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pid of running) signalGroup(pid, 'SIGKILL');
-    if (process.env['ONIONMX_KEEP_POSTFIX'] === '1') return;
-    for (const root of leftovers) rmSync(root, { recursive: true, force: true });
-  });
+  process.on('exit', killEverything);
+  // A test run interrupted by a signal does not emit 'exit': clean up, then die of the signal.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killEverything();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+function killEverything(): void {
+  for (const pid of running) signalGroup(pid, 'SIGKILL');
+  running.clear();
+  if (process.env['ONIONMX_KEEP_POSTFIX'] === '1') return;
+  for (const root of leftovers) rmSync(root, { recursive: true, force: true });
+  leftovers.clear();
 }
 
 function run(file: string, args: readonly string[], input?: string): Promise<string> {

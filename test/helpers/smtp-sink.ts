@@ -28,7 +28,12 @@ export interface Sink {
 const DEFAULT_WAIT_MS = 20_000;
 const HOSTNAME = 'sink.test';
 
-export async function startSink(): Promise<Sink> {
+export interface SinkOptions {
+  /** A fixed port, e.g. to come up where a queued message is waiting to go; default: a free one. */
+  readonly port?: number;
+}
+
+export async function startSink(options: SinkOptions = {}): Promise<Sink> {
   const messages: SinkMessage[] = [];
   const events = new EventEmitter();
   const sockets = new Set<Socket>();
@@ -45,7 +50,7 @@ export async function startSink(): Promise<Sink> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });

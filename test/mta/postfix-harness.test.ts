@@ -17,11 +17,21 @@ describe('postfix harness', { skip }, () => {
   let pf: PostfixInstance;
   const cleanups: (() => Promise<void>)[] = [];
 
+  /** A port nothing listens on until the deferred-mail test opens a sink there. */
+  let laterPort: number;
+
   before(async () => {
     sink = await startSink();
     cleanups.push(() => sink.close());
+    const placeholder = await startSink();
+    laterPort = placeholder.port;
+    await placeholder.close();
     pf = await startPostfix({
-      mainCf: { relay_domains: 'sink.test', relayhost: sinkNexthop(sink.port) },
+      mainCf: {
+        relay_domains: 'sink.test later.test',
+        relayhost: sinkNexthop(sink.port),
+        transport_maps: `inline:{ later.test=smtp:${sinkNexthop(laterPort)} }`,
+      },
     });
     cleanups.push(() => pf.stop());
   });
@@ -65,6 +75,24 @@ describe('postfix harness', { skip }, () => {
     assert.equal(result.rcpts[0]?.reply.code, 550);
     assert.match(result.rcpts[0]?.reply.raw ?? '', /no route in this test instance/);
     assert.equal(result.data, undefined);
+  });
+
+  it('keeps mail for an unreachable sink in the queue, and delivers it after flush once the sink is up', async () => {
+    const mark = await pf.logMark();
+    await sendSmtp(pf.smtpPort, { from: 'h@sender.test', to: ['i@later.test'], message: 'Subject: later\r\n\r\nx\r\n' });
+    await pf.waitForLog(/to=<i@later\.test>.*status=deferred \(connect to .*Connection refused\)/, { since: mark });
+    const queued = await pf.queue();
+    assert.equal(queued.length, 1);
+    assert.equal(queued[0]?.sender, 'h@sender.test');
+    assert.equal(queued[0]?.recipients[0]?.address, 'i@later.test');
+    assert.match(queued[0]?.recipients[0]?.delayReason ?? '', /Connection refused/);
+
+    const later = await startSink({ port: laterPort });
+    cleanups.push(() => later.close());
+    await pf.flush();
+    const m = await later.waitForMessage((x) => headerValues(x.data, 'Subject')[0] === 'later');
+    assert.deepEqual(m.to, ['i@later.test']);
+    await pf.waitForEmptyQueue();
   });
 
   it('runs a second instance side by side, and stop leaves no process and no files', async () => {

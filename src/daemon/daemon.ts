@@ -12,12 +12,15 @@ import { Metrics, startMetricsServer, type MetricsServer } from '../metrics/inde
 import { HealthChecker, withHealthPolicy } from '../tor/health.ts';
 import { probeOnion } from '../tor/probe.ts';
 import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
+import { LookupAnswerer, createLookupServer, type LookupProtocol, type LookupServer, type LookupSettings } from '../lookup/index.ts';
 
 export interface DaemonListeners {
   readonly milter: string;
   readonly submission: string | undefined;
   /** The /metrics and /healthz endpoint, when metrics.listen is set. */
   readonly metrics: string | undefined;
+  /** The lookup servers configured under `lookup:`, by protocol. */
+  readonly lookup: Partial<Record<LookupProtocol, string>>;
 }
 
 export class Daemon {
@@ -26,6 +29,7 @@ export class Daemon {
   #settings: RoutingSettings | undefined;
   readonly #log: Logger;
   readonly #servers: MilterServer[] = [];
+  readonly #lookupServers: LookupServer[] = [];
   #listeners: DaemonListeners | undefined;
   /** Counters live across reloads; exported only when metrics.listen is set. */
   readonly metrics = new Metrics();
@@ -91,8 +95,9 @@ export class Daemon {
       this.#metricsServer = await startMetricsServer({ listen: this.#config.metrics.listen, metrics: this.metrics, log: this.#log, health: () => this.healthReport() });
       metrics = this.#metricsServer.spec;
     }
-    this.#listeners = { milter, submission, metrics };
-    this.#log.info({ milter, submission, maps: built.mapSummary }, 'onionmx-milter started');
+    const lookup = await this.#startLookupServers();
+    this.#listeners = { milter, submission, metrics, lookup };
+    this.#log.info({ milter, submission, lookup, maps: built.mapSummary }, 'onionmx-milter started');
     return this.#listeners;
   }
 
@@ -117,7 +122,7 @@ export class Daemon {
 
   /** Stops accepting, lets sessions finish until graceMs, then closes the rest. */
   async close(graceMs: number): Promise<void> {
-    await Promise.all(this.#servers.map((s) => s.close(graceMs)));
+    await Promise.all([...this.#servers.map((s) => s.close(graceMs)), ...this.#lookupServers.map((s) => s.close(graceMs))]);
     await this.#health?.close();
     await this.#metricsServer?.close();
     await this.#built?.close();
@@ -137,6 +142,31 @@ export class Daemon {
   /** The health checker, when health.enabled (tests and the CLI may drive its ticks). */
   get health(): HealthChecker | undefined {
     return this.#health;
+  }
+
+  /** The socketmap, tcp_table, Sendmail and Exim servers, sharing the milter's resolver and cache. */
+  async #startLookupServers(): Promise<Partial<Record<LookupProtocol, string>>> {
+    const l = this.#config.lookup;
+    const wanted: [LookupProtocol, string | undefined][] = [
+      ['socketmap', l.socketmap],
+      ['tcp-table', l.tcpTable],
+      ['sendmail', l.sendmail],
+      ['exim', l.readsocket],
+    ];
+    const settings = (): LookupSettings => {
+      if (this.#built === undefined) throw new Error('daemon not started');
+      return { resolver: this.#built.resolver, transport: this.#config.header.transport, budgetMs: this.#config.lookup.budgetMs };
+    };
+    const answerer = new LookupAnswerer({ settings, log: this.#log });
+    const c = this.#config.milter;
+    const out: Partial<Record<LookupProtocol, string>> = {};
+    for (const [protocol, spec] of wanted) {
+      if (spec === undefined) continue;
+      const server = createLookupServer({ protocol, answerer, logger: this.#log, socketMode: c.socketMode, ...(c.socketGroup === undefined ? {} : { socketGroup: c.socketGroup }) });
+      this.#lookupServers.push(server);
+      out[protocol] = (await server.listen(spec)).spec;
+    }
+    return out;
   }
 
   #resolverHooks(): ResolverHooks {

@@ -3,7 +3,7 @@
 // (start), so tests can build a daemon from a config object and drive it.
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
-import { createMilterServer, type MilterServer } from '../milter/index.ts';
+import { createMilterServer, type MilterErrorKind, type MilterServer } from '../milter/index.ts';
 import type { FilterSpec } from '../milter/types.ts';
 import { createRoutingFilter, type RoutingSettings } from '../routing/milter-filter.ts';
 import type { HeaderFormatSpec } from '../routing/header-value.ts';
@@ -63,6 +63,9 @@ export class Daemon {
       maxConnections: c.maxConnections,
       idleTimeoutMs: c.idleTimeoutMs,
       socketMode: c.socketMode,
+      onError: (kind: MilterErrorKind) => {
+        this.metrics.milterError(kind);
+      },
       ...(c.socketGroup === undefined ? {} : { socketGroup: c.socketGroup }),
     };
     const settings = (): RoutingSettings => {

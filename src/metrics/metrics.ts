@@ -39,7 +39,7 @@ export class Metrics {
     this.#dnsSeconds = new Histogram({ name: 'onionmx_dns_query_duration_seconds', help: 'SRV query latency, all attempts and servers together', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers });
     this.#cacheLookups = new Counter({ name: 'onionmx_srv_cache_lookups_total', help: 'SRV cache lookups by result (hit, miss)', labelNames: ['result'], registers });
     this.#milterConnections = new Counter({ name: 'onionmx_milter_connections_total', help: 'Milter connections (MTA sessions) opened', registers });
-    this.#milterErrors = new Counter({ name: 'onionmx_milter_errors_total', help: 'Milter hook failures answered with the failure policy, by kind', labelNames: ['kind'], registers });
+    this.#milterErrors = new Counter({ name: 'onionmx_milter_errors_total', help: 'Milter errors by kind: hook-failed, hook-timeout, bad-reply (answered with the failure policy), protocol, session (connection closed)', labelNames: ['kind'], registers });
     this.#lookupRequests = new Counter({ name: 'onionmx_lookup_requests_total', help: 'Lookup-server requests (socketmap, tcp_table, sendmail, readsocket) by result', labelNames: ['server', 'result'], registers });
     this.#probes = new Counter({ name: 'onionmx_probes_total', help: 'Health probes per onion by result (reachable, unreachable) and code (Tor code F0-F7/01-08, timeout, ...)', labelNames: ['onion', 'result', 'code'], registers });
 

@@ -11,6 +11,7 @@ export interface ConnectionOptions {
   readonly maxFrameBytes: number;
   readonly idleTimeoutMs: number;
   readonly log: Logger;
+  readonly onError?: ((kind: 'protocol' | 'session') => void) | undefined;
 }
 
 /** Frames buffered before reading pauses (a pipelining MTA sends many NR headers at once). */
@@ -20,6 +21,7 @@ export class MilterConnection {
   readonly #socket: Socket;
   readonly #session: MilterSession;
   readonly #log: Logger;
+  readonly #onError: ((kind: 'protocol' | 'session') => void) | undefined;
   readonly #frames: FrameDecoder;
   readonly #queue: (Frame | undefined)[] = [];
   #head = 0;
@@ -32,6 +34,7 @@ export class MilterConnection {
   /** `makeSession` receives this connection's packet sink. */
   constructor(socket: Socket, makeSession: (send: (packet: Buffer) => void) => MilterSession, o: ConnectionOptions) {
     this.#socket = socket;
+    this.#onError = o.onError;
     const session = makeSession((packet) => {
       this.#send(packet);
     });
@@ -142,6 +145,7 @@ export class MilterConnection {
 
   #protocolError(err: unknown, code?: number): void {
     const command = code === undefined ? undefined : commandName(code);
+    this.#onError?.(err instanceof ProtocolError ? 'protocol' : 'session');
     if (err instanceof ProtocolError) {
       this.#log.warn({ code: err.code, command, reason: err.message }, 'milter protocol error; closing connection');
     } else if (err instanceof OnionMxError) {

@@ -6,6 +6,9 @@ import type { HookResult, Verdict } from './types.ts';
 
 export type HookFailurePolicy = 'tempfail' | 'continue' | 'reject';
 
+/** What went wrong, for counting (metrics): never needed for correctness. */
+export type MilterErrorKind = 'hook-failed' | 'hook-timeout' | 'bad-reply' | 'protocol' | 'session';
+
 export interface HookOutcome {
   readonly verdict: Verdict;
   /** True when the hook failed and `verdict` is the failure policy's. */
@@ -24,6 +27,7 @@ export interface HookCallOptions {
   readonly abort: (reason: Error) => void;
   /** Called while an asynchronous hook is pending, once it is known to be asynchronous. */
   readonly whilePending?: () => () => void;
+  readonly onError?: (kind: MilterErrorKind) => void;
 }
 
 export async function callHook(run: () => HookResult, o: HookCallOptions): Promise<HookOutcome> {
@@ -59,6 +63,7 @@ function failure(err: unknown, o: HookCallOptions): HookOutcome {
   const isTimeout = err instanceof OnionMxError && err.code === ErrorCode.MilterHookTimeout;
   const error = err instanceof Error ? err : new Error(String(err));
   o.abort(error);
+  o.onError?.(isTimeout ? 'hook-timeout' : 'hook-failed');
   o.log.warn(
     { err: error, hook: o.name, code: isTimeout ? ErrorCode.MilterHookTimeout : ErrorCode.MilterHookFailed, verdict: o.policy },
     isTimeout ? 'milter hook timed out' : 'milter hook failed',

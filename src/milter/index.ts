@@ -2,7 +2,7 @@
 export * from './types.ts';
 export { createMilterServer, type ListenAddress, type MilterServer, type MilterServerOptions } from './server.ts';
 export { MilterSession, type SessionOptions, type SessionState } from './session.ts';
-export type { HookFailurePolicy } from './hook-call.ts';
+export type { HookFailurePolicy, MilterErrorKind } from './hook-call.ts';
 export { negotiate, type Negotiated, type NegotiationOutcome, type Offer } from './negotiate.ts';
 export { MacroStore, macroKey } from './macros.ts';
 export { envelopeAddress } from './address.ts';

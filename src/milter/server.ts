@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { formatListenTarget, listenTarget } from '../net/listen-spec.ts';
 import { MilterConnection } from './connection.ts';
-import type { HookFailurePolicy } from './hook-call.ts';
+import type { HookFailurePolicy, MilterErrorKind } from './hook-call.ts';
 import { MilterSession } from './session.ts';
 import type { FilterSpec } from './types.ts';
 import { applySocketAccess, clearStaleSocket, removeSocket } from './unix-socket.ts';
@@ -33,6 +33,8 @@ export interface MilterServerOptions {
   readonly socketMode?: number;
   /** Group of unix sockets: a name or a gid. */
   readonly socketGroup?: string | number;
+  /** Told of every protocol error, session failure, hook failure or timeout (for metrics). */
+  readonly onError?: (kind: MilterErrorKind) => void;
 }
 
 export interface ListenAddress {
@@ -165,8 +167,9 @@ class MilterServerImpl implements MilterServer {
           ...(this.#o.eomTimeoutMs === undefined ? {} : { eomTimeoutMs: this.#o.eomTimeoutMs }),
           ...(this.#o.progressIntervalMs === undefined ? {} : { progressIntervalMs: this.#o.progressIntervalMs }),
           ...(this.#o.onHookError === undefined ? {} : { onHookError: this.#o.onHookError }),
+          ...(this.#o.onError === undefined ? {} : { onError: this.#o.onError }),
         }),
-      { maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: this.#o.idleTimeoutMs ?? 7_210_000, log },
+      { maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: this.#o.idleTimeoutMs ?? 7_210_000, log, onError: this.#o.onError },
     );
     this.#connections.add(connection);
     void connection.done.then(() => {

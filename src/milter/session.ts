@@ -6,7 +6,7 @@ import { ErrorCode, OnionMxError, ProtocolError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { envelopeAddress } from './address.ts';
 import { EomContext, HookContext, type ContextSource } from './context.ts';
-import { callHook, type HookFailurePolicy } from './hook-call.ts';
+import { callHook, type HookFailurePolicy, type MilterErrorKind } from './hook-call.ts';
 import { MacroStore } from './macros.ts';
 import { Modifications } from './modifications.ts';
 import { EVENT_BITS, negotiate, type Negotiated } from './negotiate.ts';
@@ -30,6 +30,8 @@ export interface SessionOptions {
   readonly progressIntervalMs?: number;
   /** Verdict when a hook throws or times out (default tempfail). */
   readonly onHookError?: HookFailurePolicy;
+  /** Told of every hook failure, timeout and malformed reply (for metrics). */
+  readonly onError?: (kind: MilterErrorKind) => void;
 }
 
 /**
@@ -60,6 +62,7 @@ export class MilterSession implements ContextSource {
   readonly #eomTimeoutMs: number;
   readonly #progressMs: number;
   readonly #policy: HookFailurePolicy;
+  readonly #onError: ((kind: MilterErrorKind) => void) | undefined;
   readonly #lifetime = new AbortController();
   readonly #ctx: SessionContext;
   #log: Logger;
@@ -83,6 +86,7 @@ export class MilterSession implements ContextSource {
     this.#eomTimeoutMs = o.eomTimeoutMs ?? 240_000;
     this.#progressMs = o.progressIntervalMs ?? 1000;
     this.#policy = o.onHookError ?? 'tempfail';
+    this.#onError = o.onError;
     this.#ctx = new HookContext(this);
   }
 
@@ -330,6 +334,7 @@ export class MilterSession implements ContextSource {
     try {
       return { packet: encodeVerdict(verdict), failed: false };
     } catch (err) {
+      this.#onError?.('bad-reply');
       this.#log.warn({ err, event, code: ErrorCode.MilterBadReply, verdict: this.#policy }, 'hook returned a malformed reply');
       return { packet: encodeVerdict({ kind: this.#policy }), failed: true };
     }
@@ -346,6 +351,7 @@ export class MilterSession implements ContextSource {
         (this.#hookAbort ??= new AbortController()).abort(reason);
       },
       ...(whilePending === undefined ? {} : { whilePending }),
+      ...(this.#onError === undefined ? {} : { onError: this.#onError }),
     });
   }
 

@@ -22,4 +22,8 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'connect to the onion route of domains through Tor: greeting, EHLO, Tor error codes in words',
     run: async (args) => (await import('./probe.ts')).runProbe(args),
   },
+  'srv-record': {
+    summary: 'print the _onion-mx._tcp SRV record to publish for a domain and its onion',
+    run: async (args) => (await import('./srv-record.ts')).runSrvRecord(args),
+  },
 };

@@ -26,4 +26,8 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'print the _onion-mx._tcp SRV record to publish for a domain and its onion',
     run: async (args) => (await import('./srv-record.ts')).runSrvRecord(args),
   },
+  'check-relay': {
+    summary: 'audit the SMTP listener behind your onion service for open relay (never sends DATA)',
+    run: async (args) => (await import('./check-relay.ts')).runCheckRelay(args),
+  },
 };

@@ -14,6 +14,10 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'validate the configuration and maps, printing every problem with file and line',
     run: async (args) => (await import('./check.ts')).runCheck(args),
   },
+  export: {
+    summary: 'write the static maps as a Postfix transport file, an Exim lookup file or a Sendmail mailertable',
+    run: async (args) => (await import('./export.ts')).runExport(args),
+  },
   resolve: {
     summary: 'print the routing decision for domains or addresses',
     run: async (args) => (await import('./resolve.ts')).runResolve(args),

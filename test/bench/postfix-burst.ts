@@ -1,0 +1,101 @@
+// One timed burst of the Postfix benchmark: Postfix's smtp-source sends N messages over S parallel
+// sessions to one smtpd port; the clock runs from spawning smtp-source until the sink has counted
+// the N-th message. Also records when smtp-source finished (every message accepted by Postfix),
+// the daemon's CPU time and how busy the whole machine was.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { processCpuMs } from './proc-cpu.ts';
+import type { SmtpSink } from './postfix-sink.ts';
+
+export interface BurstSpec {
+  readonly smtpSource: string;
+  readonly port: number;
+  readonly messages: number;
+  readonly sessions: number;
+  /** Payload bytes per message (smtp-source -l), headers not included. */
+  readonly size: number;
+  /** Several messages per SMTP connection (smtp-source -d) instead of one connection per message. */
+  readonly reuse: boolean;
+  readonly recipient: string;
+  /** Failure bound for the whole burst, not an expectation. */
+  readonly timeoutMs: number;
+}
+
+export interface BurstResult {
+  /** Spawn of smtp-source to the sink counting the last message. */
+  readonly seconds: number;
+  /** Spawn of smtp-source to its exit: every message accepted by the receiving side. */
+  readonly acceptSeconds: number;
+  /** CPU time of the watched process (our daemon) during the burst; undefined without one. */
+  readonly watchedCpuMs: number | undefined;
+  /** Share of all CPUs' time that was not idle during the burst, in percent. */
+  readonly machineBusyPercent: number;
+}
+
+export function smtpSourceArgs(spec: BurstSpec): string[] {
+  return [
+    '-m', String(spec.messages),
+    '-s', String(spec.sessions),
+    '-l', String(spec.size),
+    ...(spec.reuse ? ['-d'] : []),
+    '-N', // a fresh recipient per message, so Postfix's rewrite and resolve caches work as for real mail
+    '-M', 'client.example',
+    '-f', 'sender@client.example',
+    '-t', spec.recipient,
+    `127.0.0.1:${spec.port}`,
+  ];
+}
+
+export async function runBurst(spec: BurstSpec, sink: SmtpSink, watchedPid?: number): Promise<BurstResult> {
+  const target = sink.messages + spec.messages;
+  const cpuBefore = watchedPid === undefined ? undefined : processCpuMs(watchedPid);
+  const machineBefore = machineCpu();
+  const start = process.hrtime.bigint();
+  const delivered = sink.waitForMessages(target, spec.timeoutMs);
+  // A rejection before the source has finished must not go unhandled.
+  delivered.catch(() => undefined);
+  const acceptedAt = await runSmtpSource(spec);
+  const deliveredAt = await delivered;
+  const machineAfter = machineCpu();
+  const cpuAfter = watchedPid === undefined ? undefined : processCpuMs(watchedPid);
+  const total = machineAfter.total - machineBefore.total;
+  return {
+    seconds: Number(deliveredAt - start) / 1e9,
+    acceptSeconds: Number(acceptedAt - start) / 1e9,
+    watchedCpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
+    machineBusyPercent: total > 0 ? (100 * (total - (machineAfter.idle - machineBefore.idle))) / total : Number.NaN,
+  };
+}
+
+/** Resolves with the hrtime of smtp-source's exit; rejects when it fails (a refused message aborts it). */
+function runSmtpSource(spec: BurstSpec): Promise<bigint> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(spec.smtpSource, smtpSourceArgs(spec), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), spec.timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      const at = process.hrtime.bigint();
+      clearTimeout(timer);
+      if (code === 0) resolve(at);
+      else reject(new Error(`smtp-source exited ${code === null ? `on ${String(signal)}` : code}: ${stderr.trim()}`));
+    });
+  });
+}
+
+/** Jiffies of all CPUs together, from the first line of /proc/stat. */
+export function parseProcStat(text: string): { total: number; idle: number } {
+  const line = text.split('\n', 1)[0] ?? '';
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user/nice)
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait };
+}
+
+function machineCpu(): { total: number; idle: number } {
+  return parseProcStat(readFileSync('/proc/stat', 'utf8'));
+}

@@ -1,0 +1,241 @@
+// The Postfix benchmark's setup: one throw-away Postfix instance with two smtpd services that differ
+// only in `smtpd_milters` (one names our daemon, one is empty), our daemon (`onionmx-milter serve`)
+// in its own process, and Postfix's smtp-sink as the one destination of both paths.
+//
+// Both paths deliver the same way: transport_maps sends the bench domain to smtp:[127.0.0.1]:<sink>,
+// so smtpd accepts it (with the milter, {rcpt_mailer} is `smtp` and the recipient is looked up), and
+// on the milter path milter_header_checks turns our X-Onion-Route header into FILTER
+// smtp:[127.0.0.1]:<sink>: the same nexthop, so the queue manager and smtp client do the same work.
+// smtp_header_checks strips the header on the way out, as the examples do.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPostfix, type PostfixInstance } from '../helpers/postfix.ts';
+import { startSmtpSink, type SmtpSink } from './postfix-sink.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** A v3 onion (valid checksum) that the bench domain is pinned to; nothing ever connects to it. */
+export const BENCH_ONION = 'aj3nsqqcksrrc5cye5etjsoewz6jrygpekzwoko3q6wyxjlb3dgasfid.onion';
+export const BENCH_DOMAIN = 'onion-bench.example';
+
+export interface RigPrograms {
+  readonly smtpSink: string;
+  readonly postconf: string;
+}
+
+export interface RigOptions {
+  /** Node flags for the daemon's process (e.g. --cpu-prof). */
+  readonly daemonNodeFlags?: readonly string[];
+}
+
+export interface PostfixRig {
+  readonly postfix: PostfixInstance;
+  readonly sink: SmtpSink;
+  /** smtpd ports: the one with our milter and the one without. */
+  readonly ports: { readonly milter: number; readonly plain: number };
+  readonly daemonPid: number;
+  /** DNS queries the daemon sent to its (silent) loopback DNS server: pinned domains need none. */
+  dnsQueries(): number;
+  daemonLog(): string;
+  close(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+const leftovers = new Set<string>();
+let hooksInstalled = false;
+
+export async function startRig(programs: RigPrograms, options: RigOptions = {}): Promise<PostfixRig> {
+  installHooks();
+  const dir = mkdtempSync(join(tmpdir(), 'onionmx-bench-postfix-'));
+  leftovers.add(dir);
+  chmodSync(dir, 0o755); // smtpd (user postfix) must reach the milter socket in here
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) await closer().catch(() => undefined);
+    closers.length = 0;
+    rmSync(dir, { recursive: true, force: true });
+    leftovers.delete(dir);
+  };
+  try {
+    const mailOwner = execFileSync(programs.postconf, ['-dh', 'mail_owner'], { encoding: 'utf8' }).trim();
+    const mailGroup = execFileSync('id', ['-gn', mailOwner], { encoding: 'utf8' }).trim();
+
+    const dns = await silentDnsServer();
+    closers.push(() => new Promise<void>((resolve) => dns.socket.close(() => {
+      resolve();
+    })));
+
+    const sink = await startSmtpSink(programs.smtpSink, await freePort(), mailOwner, track);
+    closers.push(() => sink.stop());
+
+    const socket = join(dir, 'milter.sock');
+    const daemon = await startDaemon(dir, {
+      socket,
+      group: mailGroup,
+      dnsPort: dns.port,
+      nodeFlags: options.daemonNodeFlags ?? [],
+    });
+    closers.push(() => stopProcess(daemon.child));
+
+    const ports = { milter: await freePort(), plain: await freePort() };
+    const nexthop = `smtp:[127.0.0.1]:${sink.port}`;
+    const postfix = await startPostfix({
+      files: {
+        transport: `${BENCH_DOMAIN} ${nexthop}\n`,
+        milter_header_checks: `/^X-Onion-Route:\\s*smtptor:\\[([a-z2-7]{56}\\.onion)\\]:([0-9]{1,5})\\s*$/ FILTER ${nexthop}\n`,
+        smtp_header_checks: '/^X-Onion-Route:/ IGNORE\n',
+      },
+      mainCf: {
+        transport_maps: 'texthash:$config_directory/transport',
+        milter_header_checks: 'pcre:$config_directory/milter_header_checks',
+        smtp_header_checks: 'pcre:$config_directory/smtp_header_checks',
+        milter_default_action: 'tempfail',
+        milter_protocol: '6',
+      },
+      masterCf: [
+        `127.0.0.1:${ports.milter} inet n - n - - smtpd -o smtpd_milters=unix:${socket}`,
+        `127.0.0.1:${ports.plain} inet n - n - - smtpd -o smtpd_milters=`,
+      ].join('\n'),
+    });
+    closers.push(() => postfix.stop());
+
+    return {
+      postfix,
+      sink,
+      ports,
+      daemonPid: daemon.pid,
+      dnsQueries: () => dns.queries(),
+      daemonLog: () => readFileSync(daemon.logFile, 'utf8'),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+interface DaemonSettings {
+  readonly socket: string;
+  readonly group: string;
+  readonly dnsPort: number;
+  readonly nodeFlags: readonly string[];
+}
+
+async function startDaemon(dir: string, s: DaemonSettings): Promise<{ child: ChildProcess; pid: number; logFile: string }> {
+  const pins = join(dir, 'pins.yml');
+  const config = join(dir, 'config.yml');
+  const logFile = join(dir, 'daemon.log');
+  writeFileSync(pins, `${BENCH_DOMAIN}: ${BENCH_ONION}\n`);
+  writeFileSync(
+    config,
+    [
+      'milter:',
+      `  listen: unix:${s.socket}`,
+      '  socket_mode: "0660"',
+      `  socket_group: ${s.group}`,
+      `maps: [${pins}]`,
+      'bundled_map: false',
+      'dns:',
+      `  servers: ["127.0.0.1:${s.dnsPort}"]`,
+      'log:',
+      '  level: info',
+      '',
+    ].join('\n'),
+  );
+  // The daemon logs to a file, as it would to journald: one JSON line per message at info.
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [...s.nodeFlags, CLI, 'serve', '--config', config, '--grace', '5'], {
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  track(child);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`onionmx-milter serve exited at start:\n${readFileSync(logFile, 'utf8')}`);
+    }
+    if (readFileSync(logFile, 'utf8').includes('onionmx-milter started')) break;
+    if (Date.now() > deadline) {
+      await stopProcess(child);
+      throw new Error(`onionmx-milter serve did not start within 15 s:\n${readFileSync(logFile, 'utf8')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (child.pid === undefined) throw new Error('onionmx-milter serve has no pid');
+  return { child, pid: child.pid, logFile };
+}
+
+/** SIGTERM (the daemon drains and, under --cpu-prof, writes its profile), SIGKILL after a bound. */
+function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** A UDP "DNS server" on loopback that counts queries and never answers. */
+function silentDnsServer(): Promise<{ socket: Socket; port: number; queries: () => number }> {
+  return new Promise((resolve, reject) => {
+    let queries = 0;
+    const socket = createSocket('udp4');
+    socket.on('message', () => {
+      queries++;
+    });
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      resolve({ socket, port: socket.address().port, queries: () => queries });
+    });
+  });
+}
+
+/** A port that was free a moment ago (bound to port 0 and closed); the caller binds it soon after. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = address !== null && typeof address !== 'string' ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', killEverything);
+  // Death by signal emits no 'exit': clean up, then die of the signal (the Postfix harness has the
+  // same hook for its instances).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killEverything();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+function killEverything(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+  for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });
+  leftovers.clear();
+}

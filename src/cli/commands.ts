@@ -34,4 +34,8 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'audit the SMTP listener behind your onion service for open relay (never sends DATA)',
     run: async (args) => (await import('./check-relay.ts')).runCheckRelay(args),
   },
+  map: {
+    summary: 'map check <file>...: review OnionMX map.yml files (schema, v3 onions, duplicates, order, SRV)',
+    run: async (args) => (await import('./map-check.ts')).runMap(args),
+  },
 };

@@ -2,16 +2,33 @@
 // transactions back to back, one command at a time as Postfix does (it waits for every reply).
 // Per connection: negotiate, CONNECT, HELO; per transaction: MAIL, 3 x RCPT, DATA, 10 headers,
 // end of headers, one 4 KiB body chunk, end of message (expects the added header and continue),
-// ABORT. Macros ride along as Postfix sends them with its default milter_*_macros.
+// ABORT. Macros ride along as Postfix sends them with its default milter_*_macros. A Scenario says
+// which recipients are sent and what the filter must answer (the routing filter defers one).
 import { MilterClient, type EventResult } from '../../src/milter/client.ts';
 import { LatencyRecorder } from './measure.ts';
-import { ADDED_HEADER, type BenchMode } from './milter-bench-filter.ts';
+import { ADDED_HEADER } from './milter-bench-filter.ts';
+
+/** What the MTA side sends and expects in one transaction. */
+export interface Scenario {
+  readonly recipients: readonly string[];
+  /** Per recipient: continue, or the SMTP code of the filter's custom reply. */
+  readonly rcptReplies: readonly ('continue' | number)[];
+  /** The one header end of message must add. */
+  readonly header: { readonly name: string; readonly value: string };
+}
+
+/** The plain filters' transaction: every recipient accepted, the bench header added. */
+export const PLAIN_SCENARIO: Scenario = {
+  recipients: ['alice@example.net', 'bob@example.net', 'carol@example.net'],
+  rcptReplies: ['continue', 'continue', 'continue'],
+  header: ADDED_HEADER,
+};
 
 export interface LoadOptions {
   /** Where the filter listens, e.g. `unix:/path` or `inet:127.0.0.1:port`. */
   readonly spec: string;
   readonly connections: number;
-  readonly mode: BenchMode;
+  readonly scenario: Scenario;
   /** Transactions finished before this much time has passed are not counted. */
   readonly warmupMs: number;
   readonly measureMs: number;
@@ -46,7 +63,6 @@ const HEADERS: readonly (readonly [string, string])[] = [
   ['Content-Type', 'text/plain; charset=utf-8'],
   ['Content-Transfer-Encoding', '8bit'],
 ];
-const RECIPIENTS = ['alice@example.net', 'bob@example.net', 'carol@example.net'] as const;
 
 function bodyOf(bytes: number): Buffer {
   const line = 'The quick brown fox jumps over the lazy dog, then routes mail through an onion.\r\n';
@@ -57,8 +73,16 @@ const BODY = bodyOf(4096);
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 function expectContinue(what: string, r: EventResult): void {
-  // notSent: the filter negotiated the event away (SMFIP_NO*); both filters do so alike.
-  if (r.kind !== 'continue' && r.kind !== 'notSent') throw new Error(`${what}: expected continue, got ${r.kind}`);
+  // notSent: the filter negotiated the event away (SMFIP_NO*); noReply: it asked for no reply (SMFIP_NR_*).
+  if (r.kind !== 'continue' && r.kind !== 'notSent' && r.kind !== 'noReply') throw new Error(`${what}: expected continue, got ${r.kind}`);
+}
+
+function expectRcptReply(rcpt: string, want: 'continue' | number, r: EventResult): void {
+  if (want === 'continue') {
+    expectContinue(`rcpt ${rcpt}`, r);
+    return;
+  }
+  if (r.kind !== 'replyCode' || !r.text.startsWith(`${want} `)) throw new Error(`rcpt ${rcpt}: expected a ${want} reply, got ${JSON.stringify(r)}`);
 }
 
 /** Connects, negotiates and runs CONNECT and HELO as Postfix would. */
@@ -76,13 +100,13 @@ export async function openConnection(spec: string, index: number): Promise<Milte
   }
 }
 
-/** One transaction; throws unless every reply is continue and EOM adds exactly our header. */
-export async function transaction(client: MilterClient, queueId: string): Promise<void> {
+/** One transaction; throws unless every reply is the scenario's and EOM adds exactly its header. */
+export async function transaction(client: MilterClient, queueId: string, scenario: Scenario = PLAIN_SCENARIO): Promise<void> {
   client.macro('M', { i: queueId, '{mail_addr}': 'sender@example.org', '{mail_host}': 'mail.example.org', '{mail_mailer}': 'smtp' });
   expectContinue('mail', await client.mailFrom('<sender@example.org>', ['SIZE=5120', 'BODY=8BITMIME']));
-  for (const rcpt of RECIPIENTS) {
+  for (const [i, rcpt] of scenario.recipients.entries()) {
     client.macro('R', { i: queueId, '{rcpt_addr}': rcpt, '{rcpt_host}': 'mx.example.net', '{rcpt_mailer}': 'smtp' });
-    expectContinue('rcpt', await client.rcptTo(`<${rcpt}>`));
+    expectRcptReply(rcpt, scenario.rcptReplies[i] ?? 'continue', await client.rcptTo(`<${rcpt}>`));
   }
   client.macro('T', { i: queueId });
   expectContinue('data', await client.data());
@@ -93,8 +117,9 @@ export async function transaction(client: MilterClient, queueId: string): Promis
   client.macro('E', { i: queueId });
   const eom = await client.endOfMessage();
   const added = eom.modifications[0];
-  if (eom.reply.kind !== 'continue' || eom.modifications.length !== 1 || added?.kind !== 'addHeader' || added.name !== ADDED_HEADER.name) {
-    throw new Error(`end of message: expected one ${ADDED_HEADER.name} header and continue, got ${JSON.stringify(eom)}`);
+  const want = scenario.header;
+  if (eom.reply.kind !== 'continue' || eom.modifications.length !== 1 || added?.kind !== 'addHeader' || added.name !== want.name || added.value !== want.value) {
+    throw new Error(`end of message: expected only "${want.name}: ${want.value}" and continue, got ${JSON.stringify(eom)}`);
   }
   client.abort();
 }
@@ -121,7 +146,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     for (let seq = 0; !stop; seq++) {
       const began = now();
       if (began >= measureUntil) return;
-      await transaction(client, `${index.toString(36)}Q${seq.toString(36)}`);
+      await transaction(client, `${index.toString(36)}Q${seq.toString(36)}`, o.scenario);
       const ended = now();
       if (ended >= measureFrom && ended < measureUntil) latencies.add(ended - began);
       if (ended >= measureFrom) maxLatencyMs = Math.max(maxLatencyMs, ended - began);

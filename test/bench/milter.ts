@@ -2,8 +2,11 @@
 // filter on Sendmail's libmilter, driven by our MTA-side client. Measurement only; nothing here is a test.
 //
 //   node dist/test/bench/milter.js [--seconds 3] [--warmup 0.5] [--n 1,10,100] [--transport unix,tcp]
-//                                  [--mode all,rcpt-eom] [--filter ours,c] [--rounds 1] [--profile DIR]
-//                                  [--node-flags "--max-semi-space-size=4"]
+//                                  [--mode all,rcpt-eom,routing] [--filter ours,c,routing] [--rounds 1]
+//                                  [--profile DIR] [--node-flags "--max-semi-space-size=4"] [--log-level info]
+// Mode `routing` runs the real routing filter (two variants: domain-list and defer, cache warm)
+// against a plain filter on our engine that negotiates the same events, and reports routing/plain;
+// the libmilter filter has no routing mode.
 // --rounds R measures every cell R times, ours and libmilter alternating, and reports the round with
 // the median tx/s (peak RSS: the highest of all rounds) and the median of the per-round ours/C
 // ratios; on a busy machine this evens out the noise.
@@ -18,14 +21,22 @@ import { parseArgs } from 'node:util';
 import { buildCFilter, type CFilterBuild } from './c-filter.ts';
 import { killAllChildren, startChild, stopChild } from './child-process.ts';
 import { formatTable, peakRssBytes, quantile } from './measure.ts';
-import { BENCH_MODES, type BenchMode } from './milter-bench-filter.ts';
-import { runLoad } from './milter-load.ts';
+import { BENCH_MODES } from './milter-bench-filter.ts';
+import { PLAIN_SCENARIO, runLoad, type Scenario } from './milter-load.ts';
+import { PLAIN_ROUTING_EVENTS_SCENARIO, ROUTING_SCENARIOS, type RoutingVariant } from './milter-routing-setup.ts';
 import { processCpuMs } from './proc-cpu.ts';
 
 const TRANSPORTS = ['unix', 'tcp'] as const;
 type Transport = (typeof TRANSPORTS)[number];
-const FILTERS = ['ours', 'c'] as const;
-type FilterKind = (typeof FILTERS)[number];
+/** The two C-comparable event sets, and the routing filter's events. */
+const MODES = [...BENCH_MODES, 'routing'] as const;
+type Mode = (typeof MODES)[number];
+/** What --filter accepts; `routing` stands for both routing variants. */
+const FILTER_CHOICES = ['ours', 'c', 'routing'] as const;
+type FilterChoice = (typeof FILTER_CHOICES)[number];
+/** `ours` is the plain filter on our engine (in mode routing: with the routing filter's events). */
+type FilterKind = 'ours' | 'c' | 'routing-domain-list' | 'routing-defer';
+const ROUTING_KINDS: Readonly<Record<RoutingVariant, FilterKind>> = { 'domain-list': 'routing-domain-list', defer: 'routing-defer' };
 
 interface Options {
   readonly seconds: number;
@@ -33,17 +44,19 @@ interface Options {
   readonly rounds: number;
   readonly connections: readonly number[];
   readonly transports: readonly Transport[];
-  readonly modes: readonly BenchMode[];
-  readonly filters: readonly FilterKind[];
+  readonly modes: readonly Mode[];
+  readonly filters: readonly FilterChoice[];
   /** Directory for CPU profiles of our filter's process, one per cell. */
   readonly profileDir: string | undefined;
   /** Extra node flags for our filter's process. */
   readonly nodeFlags: readonly string[];
+  /** Log level of our filter's process in mode routing (its log goes to /dev/null). */
+  readonly logLevel: string;
 }
 
 interface Cell {
   readonly transport: Transport;
-  readonly mode: BenchMode;
+  readonly mode: Mode;
   readonly n: number;
   readonly filter: FilterKind;
 }
@@ -90,10 +103,11 @@ function parseOptions(argv: readonly string[]): Options {
       rounds: { type: 'string', default: '1' },
       n: { type: 'string', default: '1,10,100' },
       transport: { type: 'string', default: TRANSPORTS.join(',') },
-      mode: { type: 'string', default: BENCH_MODES.join(',') },
-      filter: { type: 'string', default: FILTERS.join(',') },
+      mode: { type: 'string', default: MODES.join(',') },
+      filter: { type: 'string', default: FILTER_CHOICES.join(',') },
       profile: { type: 'string' },
       'node-flags': { type: 'string', default: '' },
+      'log-level': { type: 'string', default: 'info' },
     },
     strict: true,
   });
@@ -111,10 +125,11 @@ function parseOptions(argv: readonly string[]): Options {
       return n;
     }),
     transports: listOf(values.transport, TRANSPORTS, 'transport'),
-    modes: listOf(values.mode, BENCH_MODES, 'mode'),
-    filters: listOf(values.filter, FILTERS, 'filter'),
+    modes: listOf(values.mode, MODES, 'mode'),
+    filters: listOf(values.filter, FILTER_CHOICES, 'filter'),
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
     nodeFlags: values['node-flags'].split(' ').filter((f) => f !== ''),
+    logLevel: values['log-level'],
   };
 }
 
@@ -142,18 +157,51 @@ interface StartedFilter {
 
 async function startFilter(cell: Cell, dir: string, cBinary: string | undefined, options: Options): Promise<StartedFilter> {
   const tag = `${cell.filter}-${cell.transport}-${cell.mode}-${cell.n}`;
-  if (cell.filter === 'ours') {
+  if (cell.filter !== 'c') {
     const spec = cell.transport === 'unix' ? `unix:${join(dir, `${tag}.sock`)}` : 'inet:127.0.0.1:0';
     const profile =
       options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${tag}.cpuprofile`];
-    const args = [...options.nodeFlags, ...profile, SERVER_SCRIPT, '--listen', spec, '--mode', cell.mode];
+    const variant = routingVariantOf(cell.filter);
+    const routing = cell.mode === 'routing' ? ['--log-level', options.logLevel, ...(variant === undefined ? [] : ['--routing', variant])] : [];
+    const args = [...options.nodeFlags, ...profile, SERVER_SCRIPT, '--listen', spec, '--mode', cell.mode, ...routing];
     const { child, pid, detail } = await startChild(process.execPath, args);
     return { pid, spec: detail, stop: () => stopChild(child) };
   }
   if (cBinary === undefined) throw new Error('the libmilter filter was not built');
+  if (cell.mode === 'routing') throw new Error('the libmilter filter has no routing mode');
   const spec = cell.transport === 'unix' ? `unix:${join(dir, `${tag}.sock`)}` : `inet:${await freePort()}@127.0.0.1`;
   const { child, pid } = await startChild(cBinary, ['-p', spec, '-m', cell.mode]);
   return { pid, spec, stop: () => stopChild(child) };
+}
+
+function routingVariantOf(filter: FilterKind): RoutingVariant | undefined {
+  if (filter === 'routing-domain-list') return 'domain-list';
+  return filter === 'routing-defer' ? 'defer' : undefined;
+}
+
+function scenarioOf(cell: Cell): Scenario {
+  const variant = routingVariantOf(cell.filter);
+  if (variant !== undefined) return ROUTING_SCENARIOS[variant];
+  return cell.mode === 'routing' ? PLAIN_ROUTING_EVENTS_SCENARIO : PLAIN_SCENARIO;
+}
+
+const FILTER_LABELS: Readonly<Record<FilterKind, string>> = {
+  ours: 'ours',
+  c: 'libmilter',
+  'routing-domain-list': 'routing (domain-list)',
+  'routing-defer': 'routing (defer)',
+};
+
+/** The filters one transport/mode/N group runs, in the order they run within a round. */
+function filtersFor(mode: Mode, chosen: readonly FilterChoice[], cBuilt: boolean): FilterKind[] {
+  const kinds: FilterKind[] = [];
+  if (chosen.includes('ours')) kinds.push('ours');
+  if (mode === 'routing') {
+    if (chosen.includes('routing')) kinds.push(...Object.values(ROUTING_KINDS));
+  } else if (chosen.includes('c') && cBuilt) {
+    kinds.push('c');
+  }
+  return kinds;
 }
 
 async function runCell(cell: Cell, options: Options, dir: string, cBinary: string | undefined): Promise<CellResult> {
@@ -165,7 +213,7 @@ async function runCell(cell: Cell, options: Options, dir: string, cBinary: strin
     const load = await runLoad({
       spec: filter.spec,
       connections: cell.n,
-      mode: cell.mode,
+      scenario: scenarioOf(cell),
       warmupMs: options.warmupSeconds * 1000,
       measureMs: options.seconds * 1000,
       onMeasureStart: () => {
@@ -214,7 +262,7 @@ function medianRound(rounds: readonly CellResult[]): CellResult {
 const fixed = (v: number | undefined, digits: number): string => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
 
 function describeCell(r: CellResult): string {
-  const what = `${r.transport} ${r.mode} N=${r.n} ${r.filter}`;
+  const what = `${r.transport} ${r.mode} N=${r.n} ${FILTER_LABELS[r.filter]}`;
   if (!r.ok) return `${what}: FAILED: ${r.error}`;
   return `${what}: ${fixed(r.perSecond, 0)} tx/s, p50 ${fixed(r.p50Ms, 2)} ms, p99 ${fixed(r.p99Ms, 2)} ms`;
 }
@@ -224,29 +272,41 @@ function sameCell(a: Cell, b: Cell): boolean {
 }
 
 /**
- * ours/C throughput: the median of the per-round ratios (ours and libmilter run back to back in each
- * round, so they share whatever else the machine was doing); with one round, the plain ratio.
+ * Throughput of `r` against `baseline` in the same cell: the median of the per-round ratios (they
+ * run back to back in each round, so they share whatever else the machine was doing); with one
+ * round, the plain ratio.
  */
-function ratioToC(r: CellResult, all: readonly CellResult[]): number | undefined {
-  if (r.filter !== 'ours' || !r.ok) return undefined;
-  const c = all.find((o) => o.filter === 'c' && sameCell(o, r));
-  if (c?.ok !== true) return undefined;
-  const pairs = r.roundsPerSecond.length === c.roundsPerSecond.length ? r.roundsPerSecond.length : 0;
+function ratioTo(r: CellResult, baseline: FilterKind, all: readonly CellResult[]): number | undefined {
+  if (!r.ok) return undefined;
+  const base = all.find((o) => o.filter === baseline && sameCell(o, r));
+  if (base?.ok !== true) return undefined;
+  const pairs = r.roundsPerSecond.length === base.roundsPerSecond.length ? r.roundsPerSecond.length : 0;
   const ratios =
     pairs === 0
-      ? [r.perSecond / c.perSecond]
-      : r.roundsPerSecond.map((ours, i) => ours / (c.roundsPerSecond[i] ?? Number.NaN));
+      ? [r.perSecond / base.perSecond]
+      : r.roundsPerSecond.map((mine, i) => mine / (base.roundsPerSecond[i] ?? Number.NaN));
   const finite = ratios.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return finite[Math.floor((finite.length - 1) / 2)];
 }
 
+/** ours/C for our plain filter in the C-comparable modes. */
+function ratioToC(r: CellResult, all: readonly CellResult[]): number | undefined {
+  return r.filter === 'ours' && r.mode !== 'routing' ? ratioTo(r, 'c', all) : undefined;
+}
+
+/** routing/plain for the routing filter against the plain filter with the same events. */
+function ratioToPlain(r: CellResult, all: readonly CellResult[]): number | undefined {
+  return routingVariantOf(r.filter) === undefined ? undefined : ratioTo(r, 'ours', all);
+}
+
 function table(results: readonly CellResult[], rounds: number): string {
-  const header = ['transport', 'events', 'N', 'filter', 'tx/s', 'p50 ms', 'p99 ms', 'max ms', 'client CPU %', 'filter CPU %', 'peak RSS MB', 'ours/C'];
+  const header = ['transport', 'events', 'N', 'filter', 'tx/s', 'p50 ms', 'p99 ms', 'max ms', 'client CPU %', 'filter CPU %', 'peak RSS MB', 'ours/C', 'routing/plain'];
   if (rounds > 1) header.push('tx/s per round');
   const rows = results.map((r) => {
-    const cells = [r.transport, r.mode, String(r.n), r.filter === 'ours' ? 'ours' : 'libmilter'];
+    const cells = [r.transport, r.mode, String(r.n), FILTER_LABELS[r.filter]];
     if (!r.ok) return [...cells, 'failed'];
     const ratio = ratioToC(r, results);
+    const routingRatio = ratioToPlain(r, results);
     return [
       ...cells,
       fixed(r.perSecond, 0),
@@ -257,6 +317,7 @@ function table(results: readonly CellResult[], rounds: number): string {
       fixed(r.filterCpuPercent, 0),
       fixed(r.peakRssBytes === undefined ? undefined : r.peakRssBytes / 2 ** 20, 1),
       ratio === undefined ? '' : `${ratio.toFixed(2)}x`,
+      routingRatio === undefined ? '' : `${routingRatio.toFixed(2)}x`,
       ...(rounds > 1 ? [r.roundsPerSecond.map((v) => v.toFixed(0)).join(' ')] : []),
     ];
   });
@@ -275,7 +336,13 @@ function targets(results: readonly CellResult[]): string[] {
     if (ratio !== undefined && r.transport === 'tcp' && r.n === 1) {
       lines.push(`${verdict(ratio >= 10)}  tcp ${r.mode} N=1: ours ${ratio.toFixed(1)}x libmilter (target >= 10x)`);
     }
-    if (r.ok && r.filter === 'ours' && r.n === 100 && r.peakRssBytes !== undefined) {
+    const routingRatio = ratioToPlain(r, results);
+    if (routingRatio !== undefined) {
+      lines.push(
+        `${verdict(routingRatio >= 0.9)}  ${r.transport} N=${r.n}: ${FILTER_LABELS[r.filter]} ${(routingRatio * 100).toFixed(0)}% of the plain engine (target >= 90%)`,
+      );
+    }
+    if (r.ok && r.filter === 'ours' && r.mode !== 'routing' && r.n === 100 && r.peakRssBytes !== undefined) {
       const mb = r.peakRssBytes / 2 ** 20;
       lines.push(`${verdict(mb < 100)}  ${r.transport} ${r.mode} N=100: ours peak RSS ${mb.toFixed(1)} MB (target < 100 MB)`);
     }
@@ -301,7 +368,6 @@ async function main(): Promise<void> {
       if (!cBuild.ok) process.stdout.write(`libmilter comparison skipped: ${cBuild.reason}\n`);
     }
     const cBinary = cBuild?.ok === true ? cBuild.binary : undefined;
-    const filters = options.filters.filter((f) => f === 'ours' || cBinary !== undefined);
     process.stdout.write(
       `milter benchmark: ${options.seconds} s per cell after ${options.warmupSeconds} s warm-up, ${options.rounds} round(s); ` +
         `node ${process.version}; filters run in their own processes\n`,
@@ -309,6 +375,7 @@ async function main(): Promise<void> {
     const results: CellResult[] = [];
     for (const transport of options.transports) {
       for (const mode of options.modes) {
+        const filters = filtersFor(mode, options.filters, cBinary !== undefined);
         for (const n of options.connections) {
           const rounds = new Map<FilterKind, CellResult[]>(filters.map((f) => [f, []]));
           for (let round = 0; round < options.rounds; round++) {

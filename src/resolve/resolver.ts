@@ -97,6 +97,13 @@ export class Resolver {
     return this.#afterSrv(domain, outcome);
   }
 
+  /** peekDomain for a domain or address as resolve() takes it: the synchronous answer when no I/O is needed. */
+  peek(input: string): Decision | undefined {
+    const parsed = parseRecipient(input);
+    if (!parsed.ok) return { kind: 'none', domain: input, reason: 'invalid-input', detail: parsed.reason, ttl: 0 };
+    return this.peekDomain(parsed.domain);
+  }
+
   /** Decides without any I/O when it can (static, local, cached DNS); undefined means resolve() must query DNS. */
   peekDomain(domain: string): Decision | undefined {
     const early = this.#beforeDns(domain);

@@ -11,6 +11,11 @@ import { domainListValue, postfixValue, templateValue, type HeaderFormatSpec } f
 /** The resolver surface the filter needs. */
 export interface RouteResolver {
   resolve(input: string, signal?: AbortSignal): Promise<Decision>;
+  /**
+   * The decision when it needs no I/O (maps, cached DNS), else undefined. Lets RCPT answer warm
+   * recipients synchronously: no promise, hook timer or abort signal per recipient.
+   */
+  peek?(input: string): Decision | undefined;
 }
 
 export interface RoutingSettings {
@@ -85,15 +90,22 @@ class RoutingHandler implements FilterHandler {
     this.#incomingHeaders = 0;
   }
 
-  async rcptTo(ctx: SessionContext, recipient: { readonly address: string }): Promise<Verdict> {
+  rcptTo(ctx: SessionContext, recipient: { readonly address: string }): Verdict | Promise<Verdict> {
     const mailer = ctx.macros.get('{rcpt_mailer}')?.toLowerCase();
     // Without the macro (an MTA configured not to send it) every recipient is a candidate: looking
     // one up too many is safe, rerouting local delivery is not possible through FILTER anyway.
     const candidate = mailer === undefined || this.#mailers.has(mailer);
     const started = performance.now();
-    const decision: Decision = candidate
-      ? await this.#s.resolver.resolve(recipient.address, ctx.signal)
-      : { kind: 'none', domain: domainOf(recipient.address), reason: 'local-domain', detail: `delivered by ${mailer}`, ttl: 0 };
+    if (!candidate) {
+      const local: Decision = { kind: 'none', domain: domainOf(recipient.address), reason: 'local-domain', detail: `delivered by ${mailer}`, ttl: 0 };
+      return this.#admit(ctx, recipient.address, local, false, started);
+    }
+    const known = this.#s.resolver.peek?.(recipient.address);
+    if (known !== undefined) return this.#admit(ctx, recipient.address, known, true, started);
+    return this.#s.resolver.resolve(recipient.address, ctx.signal).then((d) => this.#admit(ctx, recipient.address, d, true, started));
+  }
+
+  #admit(ctx: SessionContext, address: string, decision: Decision, candidate: boolean, started: number): Verdict {
     const ms = performance.now() - started;
     this.#timings.push({ decision, ms });
     this.#o.onDecision?.(decision, ms);
@@ -101,7 +113,7 @@ class RoutingHandler implements FilterHandler {
     const log = ctx.log;
     switch (admission.kind) {
       case 'accept':
-        log.debug({ rcpt: recipient.address, decision }, 'recipient decided');
+        log.debug({ rcpt: address, decision }, 'recipient decided');
         return Verdicts.continue;
       case 'defer':
         log.info({ domain: decision.domain, route: routeText(decision), fixed: admission.fixedClass }, 'recipient deferred: different route than the first recipient');

@@ -126,3 +126,17 @@ test('peekDomain answers without I/O when it can', () => {
   cached = targets(B, true);
   assert.equal(r.peekDomain('q.example')?.kind, 'route');
 });
+
+test('peek takes an address like resolve and answers only what needs no I/O', async () => {
+  const srv = srvOf({ 'q.example': targets(B, true) });
+  let cached: SrvOutcome | undefined = undefined;
+  const r = new Resolver({ operatorMaps: mapOf({ 'p.example': pin(A) }), srv: { cached: () => cached, lookup: srv.lookup }, dnssec: 'required' });
+  assert.deepEqual(r.peek('"Some User"@P.Example.'), await r.resolve('"Some User"@P.Example.'));
+  assert.equal(r.peek('<u@q.example>'), undefined);
+  assert.deepEqual(srv.calls, [], 'peek never looks anything up');
+  cached = targets(B, true);
+  assert.deepEqual(r.peek('<u@q.example>'), await r.resolveDomain('q.example'));
+  const bad = r.peek('no domain here');
+  assert.equal(bad?.kind, 'none');
+  assert.equal(bad.kind === 'none' && bad.reason, 'invalid-input');
+});

@@ -192,3 +192,31 @@ describe('routing filter formats and modes', () => {
     }
   });
 });
+
+describe('routing filter with a resolver that can peek', () => {
+  test('recipients the resolver knows without I/O are answered from peek, the rest through resolve, with the same replies', async () => {
+    const slow = fakeResolver();
+    const peeked: string[] = [];
+    const resolver: RouteResolver = {
+      resolve: (input, signal) => slow.resolve(input, signal),
+      peek(input) {
+        const domain = input.slice(input.lastIndexOf('@') + 1).toLowerCase();
+        peeked.push(domain);
+        return domain === 'a.example' || domain === 'clear.example' ? route(domain, A) : undefined;
+      },
+    };
+    const { server, spec } = await startFilter(settings(resolver));
+    const client = await MilterClient.connect(spec);
+    try {
+      await client.negotiate();
+      const { rcpt, eom } = await transaction(client, { rcpts: [{ addr: '<u@a.example>' }, { addr: '<v@clear.example>' }, { addr: '<w@b.example>' }, { addr: '<x@local.example>', mailer: 'local' }] });
+      assert.deepEqual(peeked, ['a.example', 'clear.example', 'b.example'], 'local deliveries are not even peeked');
+      assert.deepEqual(slow.asked, ['b.example'], 'only the recipient peek could not answer was resolved');
+      assert.deepEqual(rcpt.map((r) => r.slice(0, 3)), ['con', 'con', '452', '452']);
+      assert.deepEqual(eom.modifications, [{ kind: 'addHeader', name: 'X-Onion-Route', value: `smtptor:[${A}]:25` }]);
+    } finally {
+      await client.quit();
+      await server.close(1000);
+    }
+  });
+});

@@ -34,6 +34,10 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'audit the SMTP listener behind your onion service for open relay (never sends DATA)',
     run: async (args) => (await import('./check-relay.ts')).runCheckRelay(args),
   },
+  verify: {
+    summary: 'check a published _onion-mx._tcp record: DNSSEC, targets, expected onion, maps, SMTP greeting',
+    run: async (args) => (await import('./verify.ts')).runVerify(args),
+  },
   map: {
     summary: 'map check <file>...: review OnionMX map.yml files (schema, v3 onions, duplicates, order, SRV)',
     run: async (args) => (await import('./map-check.ts')).runMap(args),

@@ -5,6 +5,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { needPrograms, needRoot } from '../helpers/system.ts';
 import { startPostfix, sinkNexthop, type PostfixInstance } from '../helpers/postfix.ts';
 import { startSink, type Sink } from '../helpers/smtp-sink.ts';
@@ -29,13 +31,27 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** The onion-facing smtpd service of examples/postfix/master.cf, moved to `port`. */
+function exampleOnionSmtpd(port: number): string {
+  const text = readFileSync(fileURLToPath(new URL('../../../examples/postfix/master.cf', import.meta.url)), 'utf8');
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('127.0.0.1:2525 '));
+  assert.ok(start >= 0, 'examples/postfix/master.cf has no 127.0.0.1:2525 service');
+  const block = [lines[start] ?? ''];
+  for (const l of lines.slice(start + 1)) {
+    if (!/^\s+-o /.test(l)) break;
+    block.push(l);
+  }
+  return block.join('\n').replace('127.0.0.1:2525 ', `127.0.0.1:${port} `);
+}
+
 /** An onion-facing smtpd on its own port: no loopback in mynetworks, its own relay restrictions. */
 const onionSmtpd = (port: number, options: string): string => `127.0.0.1:${port} inet n - n - - smtpd -o mynetworks=192.0.2.0/24 ${options}`;
 
 describe('check-relay against a real Postfix', { skip }, () => {
   let sink: Sink;
   let pf: PostfixInstance;
-  const ports = { safe: 0, defer: 0, refuseAll: 0, xclient: 0 };
+  const ports = { safe: 0, defer: 0, refuseAll: 0, xclient: 0, example: 0 };
 
   before(async () => {
     sink = await startSink();
@@ -43,6 +59,7 @@ describe('check-relay against a real Postfix', { skip }, () => {
     ports.defer = await freePort();
     ports.refuseAll = await freePort();
     ports.xclient = await freePort();
+    ports.example = await freePort();
     pf = await startPostfix({
       // default_transport smtp + relayhost: any relayed mail would go to the sink (never off the machine).
       mainCf: { mydestination: 'postfix.test', relayhost: sinkNexthop(sink.port), default_transport: 'smtp' },
@@ -51,6 +68,7 @@ describe('check-relay against a real Postfix', { skip }, () => {
         onionSmtpd(ports.defer, '-o smtpd_relay_restrictions=defer_unauth_destination'),
         onionSmtpd(ports.refuseAll, '-o smtpd_relay_restrictions=reject'),
         onionSmtpd(ports.xclient, '-o smtpd_relay_restrictions=reject_unauth_destination -o smtpd_authorized_xclient_hosts=127.0.0.1'),
+        exampleOnionSmtpd(ports.example),
       ].join('\n'),
     });
   });
@@ -123,6 +141,12 @@ describe('check-relay against a real Postfix', { skip }, () => {
     assert.ok(report.attempts.filter((a) => a.name !== 'local-recipient').every((a) => a.outcome === 'refused'));
     assert.equal(report.verdict, 'FAIL');
     assert.equal(status, 1);
+  });
+
+  test('the onion-facing smtpd shipped in examples/postfix/master.cf passes', async () => {
+    const { status, report } = await audit(ports.example, '--local', 'postmaster@postfix.test');
+    assert.equal(report.verdict, 'PASS', JSON.stringify(report, null, 2));
+    assert.equal(status, 0);
   });
 
   test('nothing reached the sink and nothing is queued', async () => {

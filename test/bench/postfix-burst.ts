@@ -1,10 +1,10 @@
 // One timed burst of the Postfix benchmark: Postfix's smtp-source sends N messages over S parallel
 // sessions to one smtpd port; the clock runs from spawning smtp-source until the sink has counted
 // the N-th message. Also records when smtp-source finished (every message accepted by Postfix),
-// the daemon's CPU time and how busy the whole machine was.
+// the CPU time of the processes the caller watches (our daemon, Postfix) and how busy the whole
+// machine was.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { processCpuMs } from './proc-cpu.ts';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { SmtpSink } from './postfix-sink.ts';
 
 export interface BurstSpec {
@@ -26,8 +26,8 @@ export interface BurstResult {
   readonly seconds: number;
   /** Spawn of smtp-source to its exit: every message accepted by the receiving side. */
   readonly acceptSeconds: number;
-  /** CPU time of the watched process (our daemon) during the burst; undefined without one. */
-  readonly watchedCpuMs: number | undefined;
+  /** CPU time used during the burst by each watched process (tree); undefined when unreadable. */
+  readonly cpuMs: Readonly<Record<string, number | undefined>>;
   /** Share of all CPUs' time that was not idle during the burst, in percent. */
   readonly machineBusyPercent: number;
 }
@@ -46,9 +46,12 @@ export function smtpSourceArgs(spec: BurstSpec): string[] {
   ];
 }
 
-export async function runBurst(spec: BurstSpec, sink: SmtpSink, watchedPid?: number): Promise<BurstResult> {
+/** CPU time so far (ms) of something watched during bursts, or undefined when unreadable. */
+export type CpuProbe = () => number | undefined;
+
+export async function runBurst(spec: BurstSpec, sink: SmtpSink, watched: Readonly<Record<string, CpuProbe>> = {}): Promise<BurstResult> {
   const target = sink.messages + spec.messages;
-  const cpuBefore = watchedPid === undefined ? undefined : processCpuMs(watchedPid);
+  const cpuBefore = readProbes(watched);
   const machineBefore = machineCpu();
   const start = process.hrtime.bigint();
   const delivered = sink.waitForMessages(target, spec.timeoutMs);
@@ -57,12 +60,18 @@ export async function runBurst(spec: BurstSpec, sink: SmtpSink, watchedPid?: num
   const acceptedAt = await runSmtpSource(spec);
   const deliveredAt = await delivered;
   const machineAfter = machineCpu();
-  const cpuAfter = watchedPid === undefined ? undefined : processCpuMs(watchedPid);
+  const cpuAfter = readProbes(watched);
   const total = machineAfter.total - machineBefore.total;
   return {
     seconds: Number(deliveredAt - start) / 1e9,
     acceptSeconds: Number(acceptedAt - start) / 1e9,
-    watchedCpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
+    cpuMs: Object.fromEntries(
+      Object.keys(watched).map((name) => {
+        const before = cpuBefore[name];
+        const after = cpuAfter[name];
+        return [name, before === undefined || after === undefined ? undefined : after - before];
+      }),
+    ),
     machineBusyPercent: total > 0 ? (100 * (total - (machineAfter.idle - machineBefore.idle))) / total : Number.NaN,
   };
 }
@@ -85,6 +94,45 @@ function runSmtpSource(spec: BurstSpec): Promise<bigint> {
       else reject(new Error(`smtp-source exited ${code === null ? `on ${String(signal)}` : code}: ${stderr.trim()}`));
     });
   });
+}
+
+function readProbes(watched: Readonly<Record<string, CpuProbe>>): Record<string, number | undefined> {
+  return Object.fromEntries(Object.entries(watched).map(([name, probe]) => [name, probe()]));
+}
+
+/**
+ * CPU time (ms) of a process group led by a Postfix master: every live member plus what the
+ * master has reaped from children that exited (cutime/cstime), so processes that come and go
+ * during a burst are counted too.
+ */
+export function processGroupCpuMs(leader: number): number | undefined {
+  const own = readStat(leader);
+  if (own === undefined) return undefined;
+  let total = own.childrenMs;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat?.pgrp === leader) total += stat.ownMs;
+  }
+  return total;
+}
+
+// USER_HZ is 100 on every Linux architecture Node supports.
+const TICK_MS = 10;
+
+function readStat(pid: number): { pgrp: number; ownMs: number; childrenMs: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // exited while we looked
+  }
+  // After the parenthesised command: state ppid pgrp session tty tpgid flags minflt cminflt majflt
+  // cmajflt utime stime cutime cstime ...
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ').map(Number);
+  const [pgrp, utime, stime, cutime, cstime] = [f[2], f[11], f[12], f[13], f[14]];
+  if (pgrp === undefined || utime === undefined || stime === undefined || cutime === undefined || cstime === undefined) return undefined;
+  return { pgrp, ownMs: (utime + stime) * TICK_MS, childrenMs: (cutime + cstime) * TICK_MS };
 }
 
 /** Jiffies of all CPUs together, from the first line of /proc/stat. */

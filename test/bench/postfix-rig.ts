@@ -7,6 +7,11 @@
 // on the milter path milter_header_checks turns our X-Onion-Route header into FILTER
 // smtp:[127.0.0.1]:<sink>: the same nexthop, so the queue manager and smtp client do the same work.
 // smtp_header_checks strips the header on the way out, as the examples do.
+//
+// Optionally a third smtpd service uses the C libmilter filter of bench:milter (c/bench-filter.c,
+// `-m rcpt-eom`: it adds `X-OnionMX-Bench: passed` at end of message, no lookup), which a
+// milter_header_checks rule turns into the same FILTER: the cost of the cheapest possible tagging
+// milter on the same Postfix.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostfix, type PostfixInstance } from '../helpers/postfix.ts';
+import { killAllChildren, startChild, stopChild } from './child-process.ts';
 import { startSmtpSink, type SmtpSink } from './postfix-sink.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -32,14 +38,22 @@ export interface RigPrograms {
 export interface RigOptions {
   /** Node flags for the daemon's process (e.g. --cpu-prof). */
   readonly daemonNodeFlags?: readonly string[];
+  /** The built libmilter comparison filter; adds the `libmilter` smtpd service. */
+  readonly cFilterBinary?: string;
 }
+
+/** The header the C comparison filter adds, as milter_header_checks sees it. */
+export const C_FILTER_HEADER = 'X-OnionMX-Bench: passed';
 
 export interface PostfixRig {
   readonly postfix: PostfixInstance;
   readonly sink: SmtpSink;
-  /** smtpd ports: the one with our milter and the one without. */
-  readonly ports: { readonly milter: number; readonly plain: number };
+  /** smtpd ports: with our milter, without a milter, with the C filter (when asked for). */
+  readonly ports: { readonly milter: number; readonly plain: number; readonly libmilter?: number };
   readonly daemonPid: number;
+  /** The Postfix master: its process group holds every Postfix process of the instance. */
+  readonly postfixMasterPid: number;
+  readonly cFilterPid?: number;
   /** DNS queries the daemon sent to its (silent) loopback DNS server: pinned domains need none. */
   dnsQueries(): number;
   daemonLog(): string;
@@ -83,13 +97,29 @@ export async function startRig(programs: RigPrograms, options: RigOptions = {}):
     });
     closers.push(() => stopProcess(daemon.child));
 
-    const ports = { milter: await freePort(), plain: await freePort() };
+    const cSocket = join(dir, 'libmilter.sock');
+    let cFilterPid: number | undefined;
+    if (options.cFilterBinary !== undefined) {
+      const c = await startChild(options.cFilterBinary, ['-p', `unix:${cSocket}`, '-m', 'rcpt-eom']);
+      closers.push(() => stopChild(c.child));
+      cFilterPid = c.pid;
+      chmodSync(cSocket, 0o666); // libmilter creates it under our umask; smtpd runs as the mail owner
+    }
+
+    const ports = {
+      milter: await freePort(),
+      plain: await freePort(),
+      ...(options.cFilterBinary === undefined ? {} : { libmilter: await freePort() }),
+    };
     const nexthop = `smtp:[127.0.0.1]:${sink.port}`;
+    const [cHeaderName, cHeaderValue] = C_FILTER_HEADER.split(': ');
     const postfix = await startPostfix({
       files: {
         transport: `${BENCH_DOMAIN} ${nexthop}\n`,
-        milter_header_checks: `/^X-Onion-Route:\\s*smtptor:\\[([a-z2-7]{56}\\.onion)\\]:([0-9]{1,5})\\s*$/ FILTER ${nexthop}\n`,
-        smtp_header_checks: '/^X-Onion-Route:/ IGNORE\n',
+        milter_header_checks:
+          `/^X-Onion-Route:\\s*smtptor:\\[([a-z2-7]{56}\\.onion)\\]:([0-9]{1,5})\\s*$/ FILTER ${nexthop}\n` +
+          `/^${cHeaderName ?? ''}:\\s*${cHeaderValue ?? ''}$/ FILTER ${nexthop}\n`,
+        smtp_header_checks: `/^X-Onion-Route:/ IGNORE\n/^${cHeaderName ?? ''}:/ IGNORE\n`,
       },
       mainCf: {
         transport_maps: 'texthash:$config_directory/transport',
@@ -101,15 +131,19 @@ export async function startRig(programs: RigPrograms, options: RigOptions = {}):
       masterCf: [
         `127.0.0.1:${ports.milter} inet n - n - - smtpd -o smtpd_milters=unix:${socket}`,
         `127.0.0.1:${ports.plain} inet n - n - - smtpd -o smtpd_milters=`,
+        ...(ports.libmilter === undefined ? [] : [`127.0.0.1:${ports.libmilter} inet n - n - - smtpd -o smtpd_milters=unix:${cSocket}`]),
       ].join('\n'),
     });
     closers.push(() => postfix.stop());
+    const postfixMasterPid = Number(readFileSync(join(postfix.queueDir, 'pid', 'master.pid'), 'utf8').trim());
 
     return {
       postfix,
       sink,
       ports,
       daemonPid: daemon.pid,
+      postfixMasterPid,
+      ...(cFilterPid === undefined ? {} : { cFilterPid }),
       dnsQueries: () => dns.queries(),
       daemonLog: () => readFileSync(daemon.logFile, 'utf8'),
       close,
@@ -234,6 +268,7 @@ function installHooks(): void {
 }
 
 function killEverything(): void {
+  killAllChildren();
   for (const child of running) child.kill('SIGKILL');
   running.clear();
   for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-// Summaries for the Postfix benchmark: medians and the with/without-milter throughput ratios.
+// Summaries for the Postfix benchmark: medians and throughput ratios against the milter-less path.
 
 /** The median; the mean of the two middle values for an even count; NaN when empty. */
 export function median(values: readonly number[]): number {
@@ -10,22 +10,28 @@ export function median(values: readonly number[]): number {
 }
 
 export interface TimedRun {
-  readonly pair: number;
-  readonly path: 'milter' | 'plain';
+  readonly round: number;
+  readonly path: string;
   readonly seconds: number;
 }
 
 /**
- * Throughput with the milter relative to without (same message count, so time without / time
- * with): of the median times, and per pair in pair order (NaN for a pair missing a side).
+ * Throughput of `path` relative to `baseline` (same message count, so baseline time / path time):
+ * of the median times, and per round in round order (NaN for a round missing either side).
  */
-export function throughputRatios(runs: readonly TimedRun[]): { ofMedians: number; perPair: number[] } {
-  const seconds = (path: TimedRun['path']): number[] => runs.filter((r) => r.path === path).map((r) => r.seconds);
-  const pairs = [...new Set(runs.map((r) => r.pair))].sort((a, b) => a - b);
-  const perPair = pairs.map((pair) => {
-    const plain = runs.find((r) => r.pair === pair && r.path === 'plain');
-    const milter = runs.find((r) => r.pair === pair && r.path === 'milter');
-    return plain === undefined || milter === undefined ? Number.NaN : plain.seconds / milter.seconds;
+export function throughputRatios(runs: readonly TimedRun[], path: string, baseline: string): { ofMedians: number; perRound: number[] } {
+  const seconds = (p: string): number[] => runs.filter((r) => r.path === p).map((r) => r.seconds);
+  const rounds = [...new Set(runs.map((r) => r.round))].sort((a, b) => a - b);
+  const perRound = rounds.map((round) => {
+    const base = runs.find((r) => r.round === round && r.path === baseline);
+    const measured = runs.find((r) => r.round === round && r.path === path);
+    return base === undefined || measured === undefined ? Number.NaN : base.seconds / measured.seconds;
   });
-  return { ofMedians: median(seconds('plain')) / median(seconds('milter')), perPair };
+  return { ofMedians: median(seconds(baseline)) / median(seconds(path)), perRound };
+}
+
+/** Round r (1-based) runs the paths rotated by r - 1, so no path always goes first or last. */
+export function roundOrder<T>(paths: readonly T[], round: number): T[] {
+  const shift = (round - 1) % Math.max(1, paths.length);
+  return [...paths.slice(shift), ...paths.slice(0, shift)];
 }

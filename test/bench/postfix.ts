@@ -1,50 +1,69 @@
 // `npm run bench:postfix`: what our milter costs a real Postfix. Postfix's smtp-source sends a burst
 // to one Postfix instance through an smtpd service with our daemon as its milter and through an
-// otherwise identical one without it, alternating, in several pairs; both deliver to Postfix's
-// smtp-sink. Reports the time until every message has reached the sink. Measurement only.
+// otherwise identical one without a milter (and, when libmilter can be built, one with the C
+// libmilter filter of bench:milter), in several rounds with rotating order; all deliver to
+// Postfix's smtp-sink. Reports the time until every message has reached the sink. Measurement only.
 //
-//   node dist/test/bench/postfix.js [--messages 2000] [--sessions 10] [--pairs 5] [--size 4096]
-//                                   [--reuse] [--warmup 200] [--profile DIR] [--node-flags "..."]
+//   node dist/test/bench/postfix.js [--messages 2000] [--sessions 10] [--rounds 5] [--size 4096]
+//                                   [--reuse] [--warmup 200] [--no-c] [--profile DIR] [--node-flags "..."]
 //
 // Needs root (a Postfix instance) and Debian's postfix + postfix-pcre packages (postfix, postconf,
 // smtp-source, smtp-sink); without them it says so and exits 0.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
-import { resolve } from 'node:path';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findProgram } from '../helpers/system.ts';
+import { buildCFilter } from './c-filter.ts';
 import { formatTable } from './measure.ts';
-import { runBurst, type BurstResult, type BurstSpec } from './postfix-burst.ts';
-import { BENCH_DOMAIN, startRig, type PostfixRig } from './postfix-rig.ts';
-import { median, throughputRatios } from './postfix-stats.ts';
+import { processGroupCpuMs, runBurst, type BurstResult, type BurstSpec, type CpuProbe } from './postfix-burst.ts';
+import { BENCH_DOMAIN, C_FILTER_HEADER, startRig, type PostfixRig } from './postfix-rig.ts';
+import { median, roundOrder, throughputRatios } from './postfix-stats.ts';
+import { processCpuMs } from './proc-cpu.ts';
 
-const PATHS = ['milter', 'plain'] as const;
-type Path = (typeof PATHS)[number];
+type Path = 'milter' | 'plain' | 'libmilter';
+
+const PATH_LABEL: Readonly<Record<Path, string>> = {
+  milter: 'with our milter',
+  plain: 'without milter',
+  libmilter: 'with C libmilter',
+};
+
+/** What milter_header_checks logs for a message the path's milter tagged; undefined: none expected. */
+const FILTER_LOG: Readonly<Record<Path, string | undefined>> = {
+  milter: 'milter-header-filter: header X-Onion-Route: smtptor:[',
+  plain: undefined,
+  libmilter: `milter-header-filter: header ${C_FILTER_HEADER} `,
+};
+
+const TARGET_RATIO = 0.95;
 
 interface Options {
   readonly messages: number;
   readonly sessions: number;
-  readonly pairs: number;
+  readonly rounds: number;
   readonly size: number;
   readonly reuse: boolean;
   readonly warmup: number;
+  readonly compareC: boolean;
   readonly profileDir: string | undefined;
   readonly nodeFlags: readonly string[];
 }
 
 interface Run extends BurstResult {
-  readonly pair: number;
+  readonly round: number;
   readonly path: Path;
 }
 
 const HELP = `usage: node dist/test/bench/postfix.js [options]
   --messages N   messages per burst (default 2000)
   --sessions S   parallel SMTP sessions of smtp-source (default 10)
-  --pairs P      measured pairs, each one burst with and one without the milter (default 5)
+  --rounds R     measured rounds, each one burst per path in rotating order (default 5)
   --size BYTES   message payload (default 4096)
   --reuse        several messages per SMTP connection (smtp-source -d); default: one each
-  --warmup N     unmeasured messages per path before the pairs (default 200; 0: none)
+  --warmup N     unmeasured messages per path before the rounds (default 200; 0: none)
+  --no-c         skip the C libmilter comparison path
   --profile DIR  run the daemon under node --cpu-prof, profile written to DIR at the end
   --node-flags   extra node flags for the daemon, space-separated`;
 
@@ -61,10 +80,11 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     options: {
       messages: { type: 'string' },
       sessions: { type: 'string' },
-      pairs: { type: 'string' },
+      rounds: { type: 'string' },
       size: { type: 'string' },
       reuse: { type: 'boolean' },
       warmup: { type: 'string' },
+      'no-c': { type: 'boolean' },
       profile: { type: 'string' },
       'node-flags': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -74,10 +94,11 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
   return {
     messages: wholeNumber(values.messages, 2000, 'messages', 1),
     sessions: wholeNumber(values.sessions, 10, 'sessions', 1),
-    pairs: wholeNumber(values.pairs, 5, 'pairs', 1),
+    rounds: wholeNumber(values.rounds, 5, 'rounds', 1),
     size: wholeNumber(values.size, 4096, 'size', 0),
     reuse: values.reuse === true,
     warmup: wholeNumber(values.warmup, 200, 'warmup', 0),
+    compareC: values['no-c'] !== true,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
   };
@@ -97,15 +118,19 @@ function program(name: string): string {
   return path;
 }
 
-/** Pair i runs the milter first when i is odd, so neither path always goes first (ABBA). */
-function pairOrder(pair: number): readonly Path[] {
-  return pair % 2 === 1 ? ['milter', 'plain'] : ['plain', 'milter'];
+interface Bench {
+  readonly rig: PostfixRig;
+  readonly smtpSource: string;
+  readonly options: Options;
+  readonly probes: Readonly<Record<string, CpuProbe>>;
 }
 
-async function burst(rig: PostfixRig, smtpSource: string, options: Options, path: Path | 'sink', messages: number): Promise<BurstResult> {
+async function burst(bench: Bench, path: Path | 'sink', messages: number): Promise<BurstResult> {
+  const { rig, options } = bench;
   const port = path === 'sink' ? rig.sink.port : rig.ports[path];
+  if (port === undefined) throw new Error(`no smtpd service for ${path}`);
   const spec: BurstSpec = {
-    smtpSource,
+    smtpSource: bench.smtpSource,
     port,
     messages,
     sessions: options.sessions,
@@ -116,7 +141,7 @@ async function burst(rig: PostfixRig, smtpSource: string, options: Options, path
   };
   const sentBefore = rig.sink.messages;
   const mark = await rig.postfix.logMark();
-  const result = await runBurst(spec, rig.sink, rig.daemonPid);
+  const result = await runBurst(spec, rig.sink, path === 'sink' ? {} : bench.probes);
   if (path !== 'sink') await checkBurst(rig, path, mark, messages);
   if (rig.sink.messages !== sentBefore + messages) {
     throw new Error(`${path}: the sink received ${rig.sink.messages - sentBefore} messages, expected ${messages}`);
@@ -125,8 +150,9 @@ async function burst(rig: PostfixRig, smtpSource: string, options: Options, path
 }
 
 /**
- * The premise of the comparison: on the milter path every message was tagged by our daemon and
- * routed by milter_header_checks FILTER; on the plain path none was. Runs after the clock stopped.
+ * The premise of the comparison, checked after the clock stopped: every message of a milter path
+ * was tagged by its milter and routed by milter_header_checks FILTER; none on the plain path; no
+ * milter trouble logged; the queue is empty again.
  */
 async function checkBurst(rig: PostfixRig, path: Path, mark: number, messages: number): Promise<void> {
   await rig.postfix.waitForEmptyQueue({ timeoutMs: 60_000 });
@@ -139,9 +165,10 @@ async function checkBurst(rig: PostfixRig, path: Path, mark: number, messages: n
     if (Date.now() > deadline) throw new Error(`${path}: ${count(text, 'status=sent')} status=sent lines in the Postfix log, expected ${messages}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const filtered = count(text, 'milter-header-filter: header X-Onion-Route: smtptor:[');
-  const expected = path === 'milter' ? messages : 0;
-  if (filtered !== expected) throw new Error(`${path}: ${filtered} messages routed by FILTER, expected ${expected}`);
+  const tagged = count(text, 'milter-header-filter: header ');
+  const expected = FILTER_LOG[path] === undefined ? 0 : messages;
+  const ours = FILTER_LOG[path] === undefined ? tagged : count(text, FILTER_LOG[path]);
+  if (tagged !== expected || ours !== expected) throw new Error(`${path}: ${ours} of ${tagged} FILTER-routed messages tagged as expected, expected ${expected}`);
   const milterWarning = /warning: [^\n]*milter[^\n]*/i.exec(text);
   if (milterWarning !== null) throw new Error(`${path}: Postfix logged: ${milterWarning[0]}`);
 }
@@ -150,31 +177,56 @@ function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
 }
 
+function perMessage(ms: number | undefined, messages: number): string {
+  return ms === undefined ? '?' : (ms / messages).toFixed(3);
+}
+
 function describeRun(label: string, messages: number, r: BurstResult): string {
-  const cpu = r.watchedCpuMs === undefined ? '' : `; daemon CPU ${(r.watchedCpuMs / 1000).toFixed(2)} s = ${(r.watchedCpuMs / messages).toFixed(3)} ms/msg`;
+  const cpu = Object.entries(r.cpuMs)
+    .map(([name, ms]) => `${name} ${perMessage(ms, messages)}`)
+    .join(', ');
   return (
-    `${label.padEnd(14)} ${String(messages).padStart(6)} msgs  ${r.seconds.toFixed(3).padStart(7)} s  ` +
-    `${(messages / r.seconds).toFixed(0).padStart(5)} msg/s  (all accepted after ${r.acceptSeconds.toFixed(3)} s${cpu}; machine busy ${r.machineBusyPercent.toFixed(0)}%)`
+    `${label.padEnd(26)} ${String(messages).padStart(6)} msgs  ${r.seconds.toFixed(3).padStart(7)} s  ` +
+    `${(messages / r.seconds).toFixed(0).padStart(5)} msg/s  accepted ${r.acceptSeconds.toFixed(3)} s  ` +
+    `busy ${r.machineBusyPercent.toFixed(0)}%${cpu === '' ? '' : `  CPU ms/msg: ${cpu}`}`
   );
 }
 
-function summary(runs: readonly Run[], messages: number): string {
-  const rows = PATHS.map((path) => {
-    const seconds = runs.filter((r) => r.path === path).map((r) => r.seconds);
-    const accept = runs.filter((r) => r.path === path).map((r) => r.acceptSeconds);
+function summaryTable(runs: readonly Run[], paths: readonly Path[], probeNames: readonly string[], messages: number): string {
+  const rows = paths.map((path) => {
+    const mine = runs.filter((r) => r.path === path);
+    const seconds = mine.map((r) => r.seconds);
+    const cpu = probeNames.map((name) => {
+      const values = mine.map((r) => r.cpuMs[name]).filter((v): v is number => v !== undefined);
+      return values.length === 0 ? '?' : perMessage(median(values), messages);
+    });
     return [
-      path === 'milter' ? 'with milter' : 'without',
+      PATH_LABEL[path],
       String(seconds.length),
       median(seconds).toFixed(3),
       Math.min(...seconds).toFixed(3),
       Math.max(...seconds).toFixed(3),
       (messages / median(seconds)).toFixed(0),
-      (messages / Math.max(...seconds)).toFixed(0),
-      (messages / Math.min(...seconds)).toFixed(0),
-      median(accept).toFixed(3),
+      `${(messages / Math.max(...seconds)).toFixed(0)}-${(messages / Math.min(...seconds)).toFixed(0)}`,
+      ...cpu,
     ];
   });
-  return formatTable(['path', 'runs', 'median s', 'min s', 'max s', 'median msg/s', 'min msg/s', 'max msg/s', 'accepted s (median)'], rows);
+  return formatTable(
+    ['path', 'runs', 'median s', 'min s', 'max s', 'msg/s (median)', 'msg/s (range)', ...probeNames.map((n) => `${n} CPU ms/msg`)],
+    rows,
+  );
+}
+
+function ratioLines(runs: readonly Run[], paths: readonly Path[]): string[] {
+  return paths
+    .filter((p) => p !== 'plain')
+    .map((path) => {
+      const { ofMedians, perRound } = throughputRatios(runs, path, 'plain');
+      return (
+        `${PATH_LABEL[path]}: ${ofMedians.toFixed(3)} of the milter-less throughput (ratio of median times); ` +
+        `per round ${perRound.map((r) => r.toFixed(3)).join(' ')} (median ${median(perRound).toFixed(3)})`
+      );
+    });
 }
 
 async function main(): Promise<void> {
@@ -195,51 +247,67 @@ async function main(): Promise<void> {
     process.stdout.write(`bench:postfix skipped: ${why}\n`);
     return;
   }
-  const smtpSource = program('smtp-source');
   if (options.profileDir !== undefined) mkdirSync(options.profileDir, { recursive: true });
-  const daemonNodeFlags = [
-    ...options.nodeFlags,
-    ...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir]),
-  ];
-  const rig = await startRig({ smtpSink: program('smtp-sink'), postconf: program('postconf') }, { daemonNodeFlags });
+  const buildDir = mkdtempSync(join(tmpdir(), 'onionmx-bench-cfilter-'));
   try {
-    const version = (await rig.postfix.postconf('-dh', 'mail_version')).trim();
-    const cpu = cpus();
-    process.stdout.write(
-      `bench:postfix: ${options.messages} messages of ${options.size} bytes over ${options.sessions} sessions ` +
-        `(${options.reuse ? 'several messages per connection' : 'one connection per message'}), ${options.pairs} pairs\n` +
-        `Postfix ${version}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model ?? 'unknown'}); ` +
-        `sink: smtp-sink on 127.0.0.1:${rig.sink.port}\n\n`,
+    const cBuild = options.compareC ? await buildCFilter(buildDir) : undefined;
+    if (cBuild !== undefined && !cBuild.ok) process.stdout.write(`libmilter comparison skipped: ${cBuild.reason}\n`);
+    const rig = await startRig(
+      { smtpSink: program('smtp-sink'), postconf: program('postconf') },
+      {
+        daemonNodeFlags: [...options.nodeFlags, ...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir])],
+        ...(cBuild?.ok === true ? { cFilterBinary: cBuild.binary } : {}),
+      },
     );
-    const calibration = await burst(rig, smtpSource, options, 'sink', options.messages);
-    process.stdout.write(`${describeRun('sink alone', options.messages, { ...calibration, watchedCpuMs: undefined })}\n`);
-    if (options.warmup > 0) {
-      for (const path of PATHS) {
-        const r = await burst(rig, smtpSource, options, path, options.warmup);
-        process.stdout.write(`${describeRun(`warm-up ${path}`, options.warmup, r)}\n`);
-      }
+    try {
+      await measure(rig, options);
+    } finally {
+      await rig.close();
     }
-    const runs: Run[] = [];
-    for (let pair = 1; pair <= options.pairs; pair++) {
-      for (const path of pairOrder(pair)) {
-        const r = await burst(rig, smtpSource, options, path, options.messages);
-        runs.push({ ...r, pair, path });
-        process.stdout.write(`${describeRun(`pair ${pair} ${path}`, options.messages, r)}\n`);
-      }
-    }
-    const { ofMedians, perPair } = throughputRatios(runs);
-    process.stdout.write(
-      `\n${summary(runs, options.messages)}\n\n` +
-        `throughput with / without the milter: ${ofMedians.toFixed(3)} (ratio of the median times); ` +
-        `per pair ${perPair.map((r) => r.toFixed(3)).join(' ')} (median ${median(perPair).toFixed(3)})\n` +
-        `${ofMedians >= 0.95 ? 'PASS' : 'MISS'}  with the milter ${ofMedians.toFixed(2)} of the milter-less throughput (target >= 0.95; ` +
-        `for reference a C libmilter filter reaches 0.64, pymilter 0.38)\n` +
-        `DNS queries by the daemon: ${rig.dnsQueries()} (the bench domain is pinned)\n`,
-    );
   } finally {
-    await rig.close();
+    rmSync(buildDir, { recursive: true, force: true });
   }
   if (options.profileDir !== undefined) process.stdout.write(`daemon CPU profile written to ${options.profileDir}\n`);
+}
+
+async function measure(rig: PostfixRig, options: Options): Promise<void> {
+  const paths: Path[] = rig.ports.libmilter === undefined ? ['milter', 'plain'] : ['milter', 'plain', 'libmilter'];
+  const probes: Record<string, CpuProbe> = {
+    postfix: () => processGroupCpuMs(rig.postfixMasterPid),
+    daemon: () => processCpuMs(rig.daemonPid),
+  };
+  const { cFilterPid } = rig;
+  if (cFilterPid !== undefined) probes['libmilter'] = () => processCpuMs(cFilterPid);
+  const bench: Bench = { rig, smtpSource: program('smtp-source'), options, probes };
+
+  const version = (await rig.postfix.postconf('-dh', 'mail_version')).trim();
+  const cpu = cpus();
+  process.stdout.write(
+    `bench:postfix: ${options.messages} messages of ${options.size} bytes over ${options.sessions} sessions ` +
+      `(${options.reuse ? 'several messages per connection' : 'one connection per message'}), ${options.rounds} rounds of ${paths.join(', ')}\n` +
+      `Postfix ${version}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model ?? 'unknown'}); smtp-sink on 127.0.0.1:${rig.sink.port}\n` +
+      `CPU ms/msg: postfix = every process of the instance, daemon = onionmx-milter serve, libmilter = the C filter\n\n`,
+  );
+  const calibration = await burst(bench, 'sink', options.messages);
+  process.stdout.write(`${describeRun('smtp-source -> sink alone', options.messages, calibration)}\n`);
+  if (options.warmup > 0) {
+    for (const path of paths) process.stdout.write(`${describeRun(`warm-up ${path}`, options.warmup, await burst(bench, path, options.warmup))}\n`);
+  }
+  const runs: Run[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const path of roundOrder(paths, round)) {
+      const r = await burst(bench, path, options.messages);
+      runs.push({ ...r, round, path });
+      process.stdout.write(`${describeRun(`round ${round} ${path}`, options.messages, r)}\n`);
+    }
+  }
+  const ours = throughputRatios(runs, 'milter', 'plain').ofMedians;
+  process.stdout.write(
+    `\n${summaryTable(runs, paths, Object.keys(probes), options.messages)}\n\n${ratioLines(runs, paths).join('\n')}\n` +
+      `${ours >= TARGET_RATIO ? 'PASS' : 'MISS'}  with our milter ${ours.toFixed(2)} of the milter-less throughput (target >= ${TARGET_RATIO}; ` +
+      `the issue's reference: C libmilter 0.64, pymilter 0.38)\n` +
+      `DNS queries by the daemon: ${rig.dnsQueries()} (the bench domain is pinned)\n`,
+  );
 }
 
 main().catch((err: unknown) => {

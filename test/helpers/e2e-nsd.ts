@@ -1,0 +1,208 @@
+// A real authoritative DNS server (nsd) for the end-to-end suites: unsigned zones on 127.0.0.1 at a
+// free port, in the test's own network namespace. nsd only answers (no recursion, no transfers or
+// NOTIFY configured), so it never reaches out. A zone given without records is configured with a
+// zone file that does not exist: nsd then answers SERVFAIL for every name in it, as it does for a
+// zone it failed to load — a real broken-DNS case, no fault injection needed.
+//
+// Start-up is event driven: after spawning nsd, one SOA query per zone is retried until nsd answers
+// (bounded), so the suite never sleeps for a fixed time.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode, encode } from 'dns-packet';
+import { findProgram } from './system.ts';
+
+export interface NsdZone {
+  /** The apex, e.g. `onionmx.example`. */
+  readonly origin: string;
+  /** Zone-file lines relative to the origin (SOA and NS are added); `undefined`: a broken zone (SERVFAIL). */
+  readonly records: readonly string[] | undefined;
+}
+
+export interface Nsd {
+  readonly address: '127.0.0.1';
+  readonly port: number;
+  /** `127.0.0.1:<port>`, as `dns.servers` takes it. */
+  readonly server: string;
+  close(): Promise<void>;
+}
+
+const START_BOUND_MS = 10_000;
+
+export async function startNsd(zones: readonly NsdZone[]): Promise<Nsd> {
+  const nsd = findProgram('nsd');
+  if (nsd === undefined) throw new Error('startNsd: nsd not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'onionmx-nsd-'));
+  let child: ChildProcess | undefined;
+  const close = async (): Promise<void> => {
+    if (child !== undefined) await stop(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const configured = zones.map((zone) => {
+      const file = join(dir, `${zone.origin}.zone`);
+      if (zone.records !== undefined) writeFileSync(file, zoneText(zone.origin, zone.records));
+      return { origin: zone.origin, file };
+    });
+    // nsd binds UDP and TCP on the same port; a port taken meanwhile makes nsd exit, so retry.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freeUdpPort();
+      writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, port, configured));
+      child = spawnNsd(nsd, dir);
+      const probe = zones[0]?.origin ?? '.';
+      const answered = await waitForAnswer(port, probe, child);
+      if (answered) return { address: '127.0.0.1', port, server: `127.0.0.1:${port}`, close };
+      await stop(child);
+      if (attempt >= 3) throw new Error(`nsd did not start:\n${readLog(dir)}`);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function zoneText(origin: string, records: readonly string[]): string {
+  return [
+    `$ORIGIN ${origin}.`,
+    '$TTL 300',
+    `@ IN SOA ns.${origin}. hostmaster.${origin}. 1 3600 600 86400 60`,
+    `@ IN NS ns.${origin}.`,
+    'ns IN A 127.0.0.1',
+    ...records,
+    '',
+  ].join('\n');
+}
+
+function nsdConf(dir: string, port: number, zones: readonly { origin: string; file: string }[]): string {
+  return [
+    'server:',
+    '  ip-address: 127.0.0.1',
+    `  port: ${port}`,
+    '  server-count: 1',
+    '  username: ""',
+    '  database: ""',
+    `  zonelistfile: "${dir}/zone.list"`,
+    `  xfrdfile: "${dir}/xfrd.state"`,
+    `  pidfile: "${dir}/nsd.pid"`,
+    `  logfile: "${dir}/nsd.log"`,
+    'remote-control:',
+    '  control-enable: no',
+    ...zones.flatMap((z) => ['zone:', `  name: ${z.origin}`, `  zonefile: "${z.file}"`]),
+    '',
+  ].join('\n');
+}
+
+function spawnNsd(nsd: string, dir: string): ChildProcess {
+  const out = openSync(join(dir, 'nsd.stdout'), 'a');
+  // Its own process group: nsd forks server children, and stop() signals them all.
+  const child = spawn(nsd, ['-d', '-c', join(dir, 'nsd.conf')], { stdio: ['ignore', out, out], detached: true });
+  closeSync(out);
+  child.on('error', () => undefined);
+  if (child.pid !== undefined) running.add(child.pid);
+  installExitHook();
+  return child;
+}
+
+const running = new Set<number>();
+let exitHookInstalled = false;
+
+/** A test process that dies without close() still takes its nsd groups down. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const pid of running) signalGroup(pid, 'SIGKILL');
+  });
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: already gone
+  }
+}
+
+/** Sends SOA queries until one is answered (any rcode), nsd exits, or the bound passes. */
+async function waitForAnswer(port: number, name: string, child: ChildProcess): Promise<boolean> {
+  const socket = createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  try {
+    return await new Promise<boolean>((resolve) => {
+      let id = 1;
+      const send = (): void => {
+        id = (id + 1) % 65536;
+        socket.send(encode({ type: 'query', id, flags: 0, questions: [{ name, type: 'SOA', class: 'IN' }] }), port, '127.0.0.1');
+      };
+      const finish = (answered: boolean): void => {
+        clearInterval(retry);
+        clearTimeout(bound);
+        child.off('exit', onExit);
+        resolve(answered);
+      };
+      const onExit = (): void => {
+        finish(false);
+      };
+      socket.on('message', (message) => {
+        try {
+          if (decode(message).type === 'response') finish(true);
+        } catch {
+          // not DNS: keep waiting
+        }
+      });
+      child.once('exit', onExit);
+      const retry = setInterval(send, 50);
+      const bound = setTimeout(() => {
+        finish(false);
+      }, START_BOUND_MS);
+      send();
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit');
+    signalGroup(pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      signalGroup(pid, 'SIGKILL');
+    }, 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+  // Server children that outlived the parent.
+  signalGroup(pid, 'SIGKILL');
+  running.delete(pid);
+}
+
+function readLog(dir: string): string {
+  for (const name of ['nsd.log', 'nsd.stdout']) {
+    try {
+      return readFileSync(join(dir, name), 'utf8').slice(-2000);
+    } catch {
+      // try the next
+    }
+  }
+  return '(no log)';
+}

@@ -28,6 +28,7 @@ import { startNsd, type Nsd } from '../helpers/e2e-nsd.ts';
 import { startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
 import { exampleConfig, startDaemon, type DaemonProcess, type LogLine } from '../helpers/e2e-daemon.ts';
 import { onionFromPublicKey } from '../../src/resolve/onion.ts';
+import { runCli } from '../cli/cli-helpers.ts';
 
 const run = promisify(execFile);
 
@@ -151,6 +152,7 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     pf = receiver.pf;
     writeFileSync(configPath, config(`${PIN_DOMAIN}: ${PIN_ONION}\n`));
     daemon = await startDaemon(configPath);
+    // Test 7 restarts it: kill whichever is current.
     cleanups.push(() => daemon.kill());
   });
 
@@ -288,6 +290,9 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     } finally {
       await session.quit();
     }
+    // The audit the master.cf comment recommends passes on the example listener.
+    const audit = await runCli(['check-relay', '--smtp', `127.0.0.1:${receiver.onionSmtpdPort}`]);
+    assert.equal(audit.status, 0, audit.stdout + audit.stderr);
   });
 
   it('8. SIGHUP with a broken config keeps routing; SIGHUP with a new map entry routes the new domain', async () => {
@@ -316,7 +321,7 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     assert.equal(tor.connects(`${FORGED_ONION}:25`), 0);
   });
 
-  it('7. with the daemon stopped Postfix applies milter_default_action = tempfail, and no onion mail leaves over the clearnet', async () => {
+  it('7. with the daemon stopped Postfix applies milter_default_action = tempfail, no onion mail leaves over the clearnet, and held submissions go through Tor once it is back', async () => {
     assert.equal(receiver.exampleMainCf['milter_default_action'], 'tempfail');
     assert.equal(await daemon.stop(), 0);
     const marks = allSinks().map((k) => k.messages.length);
@@ -335,6 +340,23 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     }
     await pf.waitForLog(/warning: connect to Milter service unix:\/onionmx\/milter\.sock: /);
     assert.deepEqual(await pf.queue(), []);
+
+    // A local submission: cleanup cannot reach the submission socket either; pickup leaves the
+    // message in the maildrop queue.
+    const mark = await pf.logMark();
+    const held = subject('sendmail, daemon down');
+    await pf.sendmail(['-f', 'alice@sender.example', `mia@${SRV_DOMAIN}`], buildMessage([['Subject', held]]));
+    await pf.waitForLog(/: milter-reject: CONNECT from localhost\[127\.0\.0\.1\]: 4\.7\.1 /, { since: mark });
+    assert.deepEqual((await pf.queue()).map((q) => [q.queueName, q.recipients.map((r) => r.address)]), [['maildrop', [`mia@${SRV_DOMAIN}`]]]);
     assert.deepEqual(allSinks().map((k) => k.messages.length), marks);
+
+    // With the daemon back, the next submission wakes pickup and both go out through Tor.
+    daemon = await startDaemon(configPath);
+    const next = subject('sendmail, daemon back');
+    await pf.sendmail(['-f', 'alice@sender.example', `nina@${SRV_DOMAIN}`], buildMessage([['Subject', next]]));
+    await srvSink.waitForMessage(bySubject(held));
+    await srvSink.waitForMessage(bySubject(next));
+    await pf.waitForEmptyQueue();
+    assert.equal(clearSink.messages.length, marks[0]);
   });
 });

@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,19 @@ const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 export const BENCH_ONION = 'aj3nsqqcksrrc5cye5etjsoewz6jrygpekzwoko3q6wyxjlb3dgasfid.onion';
 export const BENCH_DOMAIN = 'onion-bench.example';
 
+/** The header the C comparison filter adds, as milter_header_checks sees it. */
+export const C_FILTER_HEADER = 'X-OnionMX-Bench: passed';
+
+/** The smtpd services: with our milter, without any, with the C libmilter filter. */
+export type BenchPath = 'milter' | 'plain' | 'libmilter';
+
+/** What milter_header_checks logs for a message the path's milter tagged; undefined: none expected. */
+const FILTER_LOG: Readonly<Record<BenchPath, string | undefined>> = {
+  milter: 'milter-header-filter: header X-Onion-Route: smtptor:[',
+  plain: undefined,
+  libmilter: `milter-header-filter: header ${C_FILTER_HEADER} `,
+};
+
 export interface RigPrograms {
   readonly smtpSink: string;
   readonly postconf: string;
@@ -42,8 +56,6 @@ export interface RigOptions {
   readonly cFilterBinary?: string;
 }
 
-/** The header the C comparison filter adds, as milter_header_checks sees it. */
-export const C_FILTER_HEADER = 'X-OnionMX-Bench: passed';
 
 export interface PostfixRig {
   readonly postfix: PostfixInstance;
@@ -203,6 +215,34 @@ async function startDaemon(dir: string, s: DaemonSettings): Promise<{ child: Chi
   }
   if (child.pid === undefined) throw new Error('onionmx-milter serve has no pid');
   return { child, pid: child.pid, logFile };
+}
+
+/**
+ * The premise of the comparison, checked after the clock stopped: every message of a milter path
+ * was tagged by its milter and routed by milter_header_checks FILTER; none on the plain path; no
+ * milter trouble logged; the queue is empty again.
+ */
+export async function verifyBurst(rig: PostfixRig, path: BenchPath, mark: number, messages: number): Promise<void> {
+  await rig.postfix.waitForEmptyQueue({ timeoutMs: 60_000 });
+  // postlogd writes the log a little after the fact: wait (bounded) for every delivery's line.
+  const deadline = Date.now() + 30_000;
+  let text = '';
+  for (;;) {
+    text = (await readFile(rig.postfix.logFile)).subarray(mark).toString('utf8');
+    if (count(text, 'status=sent') >= messages) break;
+    if (Date.now() > deadline) throw new Error(`${path}: ${count(text, 'status=sent')} status=sent lines in the Postfix log, expected ${messages}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const tagged = count(text, 'milter-header-filter: header ');
+  const expected = FILTER_LOG[path] === undefined ? 0 : messages;
+  const ours = FILTER_LOG[path] === undefined ? tagged : count(text, FILTER_LOG[path]);
+  if (tagged !== expected || ours !== expected) throw new Error(`${path}: ${ours} of ${tagged} FILTER-routed messages tagged as expected, expected ${expected}`);
+  const milterWarning = /warning: [^\n]*milter[^\n]*/i.exec(text);
+  if (milterWarning !== null) throw new Error(`${path}: Postfix logged: ${milterWarning[0]}`);
+}
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
 }
 
 /** SIGTERM (the daemon drains and, under --cpu-prof, writes its profile), SIGKILL after a bound. */

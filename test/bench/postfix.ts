@@ -10,7 +10,6 @@
 // Needs root (a Postfix instance) and Debian's postfix + postfix-pcre packages (postfix, postconf,
 // smtp-source, smtp-sink); without them it says so and exits 0.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,23 +17,15 @@ import { findProgram } from '../helpers/system.ts';
 import { buildCFilter } from './c-filter.ts';
 import { formatTable } from './measure.ts';
 import { processGroupCpuMs, runBurst, type BurstResult, type BurstSpec, type CpuProbe } from './postfix-burst.ts';
-import { BENCH_DOMAIN, C_FILTER_HEADER, startRig, type PostfixRig } from './postfix-rig.ts';
+import { BENCH_DOMAIN, startRig, verifyBurst, type BenchPath as Path, type PostfixRig } from './postfix-rig.ts';
 import { median, roundOrder, throughputRatios } from './postfix-stats.ts';
 import { processCpuMs } from './proc-cpu.ts';
 
-type Path = 'milter' | 'plain' | 'libmilter';
 
 const PATH_LABEL: Readonly<Record<Path, string>> = {
   milter: 'with our milter',
   plain: 'without milter',
   libmilter: 'with C libmilter',
-};
-
-/** What milter_header_checks logs for a message the path's milter tagged; undefined: none expected. */
-const FILTER_LOG: Readonly<Record<Path, string | undefined>> = {
-  milter: 'milter-header-filter: header X-Onion-Route: smtptor:[',
-  plain: undefined,
-  libmilter: `milter-header-filter: header ${C_FILTER_HEADER} `,
 };
 
 const TARGET_RATIO = 0.95;
@@ -142,39 +133,11 @@ async function burst(bench: Bench, path: Path | 'sink', messages: number): Promi
   const sentBefore = rig.sink.messages;
   const mark = await rig.postfix.logMark();
   const result = await runBurst(spec, rig.sink, path === 'sink' ? {} : bench.probes);
-  if (path !== 'sink') await checkBurst(rig, path, mark, messages);
+  if (path !== 'sink') await verifyBurst(rig, path, mark, messages);
   if (rig.sink.messages !== sentBefore + messages) {
     throw new Error(`${path}: the sink received ${rig.sink.messages - sentBefore} messages, expected ${messages}`);
   }
   return result;
-}
-
-/**
- * The premise of the comparison, checked after the clock stopped: every message of a milter path
- * was tagged by its milter and routed by milter_header_checks FILTER; none on the plain path; no
- * milter trouble logged; the queue is empty again.
- */
-async function checkBurst(rig: PostfixRig, path: Path, mark: number, messages: number): Promise<void> {
-  await rig.postfix.waitForEmptyQueue({ timeoutMs: 60_000 });
-  // postlogd writes the log a little after the fact: wait (bounded) for every delivery's line.
-  const deadline = Date.now() + 30_000;
-  let text = '';
-  for (;;) {
-    text = (await readFile(rig.postfix.logFile)).subarray(mark).toString('utf8');
-    if (count(text, 'status=sent') >= messages) break;
-    if (Date.now() > deadline) throw new Error(`${path}: ${count(text, 'status=sent')} status=sent lines in the Postfix log, expected ${messages}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const tagged = count(text, 'milter-header-filter: header ');
-  const expected = FILTER_LOG[path] === undefined ? 0 : messages;
-  const ours = FILTER_LOG[path] === undefined ? tagged : count(text, FILTER_LOG[path]);
-  if (tagged !== expected || ours !== expected) throw new Error(`${path}: ${ours} of ${tagged} FILTER-routed messages tagged as expected, expected ${expected}`);
-  const milterWarning = /warning: [^\n]*milter[^\n]*/i.exec(text);
-  if (milterWarning !== null) throw new Error(`${path}: Postfix logged: ${milterWarning[0]}`);
-}
-
-function count(text: string, needle: string): number {
-  return text.split(needle).length - 1;
 }
 
 function perMessage(ms: number | undefined, messages: number): string {

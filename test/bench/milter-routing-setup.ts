@@ -103,6 +103,26 @@ function expectDecision(d: Decision, want: string): void {
 }
 
 /**
+ * The fixture binds TCP on the port UDP got, which a busy machine (or this bench's own TCP clients)
+ * may already use for something else: try again on another port.
+ */
+async function startDns(): Promise<DnsTestServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDnsServer({
+        zones: [
+          { origin: SRV_DOMAIN, soa: { ttl: DNS_TTL, minimum: DNS_TTL }, records: [{ name: `_onion-mx._tcp.${SRV_DOMAIN}`, type: 'SRV', ttl: DNS_TTL, data: { priority: 0, weight: 5, port: 25, target: ONION } }] },
+          { origin: CLEARNET_DOMAIN, soa: { ttl: DNS_TTL, minimum: DNS_TTL }, records: [] },
+        ],
+        behaviour: () => ({ kind: 'zone', ad: true }),
+      });
+    } catch (err) {
+      if (attempt >= 10 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
+/**
  * Starts the DNS fixture, builds the resolver the daemon would build from the variant's config,
  * resolves the three recipients once (warming the SRV cache, positive and negative) and returns the
  * routing filter. Throws if a warm-up decision is not the expected one.
@@ -111,13 +131,7 @@ export async function startRoutingFilter(variant: RoutingVariant, log: Logger): 
   const dir = mkdtempSync(join(tmpdir(), 'onionmx-bench-routing-'));
   const mapPath = join(dir, 'pins.yml');
   writeFileSync(mapPath, `${PINNED_DOMAIN}: ${ONION}\n`);
-  const dns = await startDnsServer({
-    zones: [
-      { origin: SRV_DOMAIN, soa: { ttl: DNS_TTL, minimum: DNS_TTL }, records: [{ name: `_onion-mx._tcp.${SRV_DOMAIN}`, type: 'SRV', ttl: DNS_TTL, data: { priority: 0, weight: 5, port: 25, target: ONION } }] },
-      { origin: CLEARNET_DOMAIN, soa: { ttl: DNS_TTL, minimum: DNS_TTL }, records: [] },
-    ],
-    behaviour: () => ({ kind: 'zone', ad: true }),
-  });
+  const dns = await startDns();
   const cleanUp = async (): Promise<void> => {
     await dns.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,148 @@
+// Runs a Node worker script inside a fresh network namespace that has nothing but loopback, and in
+// its own mount namespace where /etc/resolv.conf is a file of ours. For MTAs that resolve through
+// the libc resolver (always port 53, always /etc/resolv.conf): in there, their resolver is a test
+// server and no packet can leave the machine.
+//
+// Everything the MTA talks to over TCP/UDP must live in the namespace too, so the worker hosts those
+// fixtures and the test drives it by RPC over Node's IPC channel (which survives `ip netns exec`,
+// `unshare` and `exec`: it is an inherited fd named by NODE_CHANNEL_FD). Worker side: netns-worker.ts.
+//
+//   const lab = await startNetnsWorker(workerPath, { resolvConf: 'nameserver 127.0.0.1\n' });
+//   const result = await lab.call('send', envelope);
+//   await lab.close();   // asks the worker to clean up, then kills anything left in the namespace
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface NetnsWorkerOptions {
+  /** Contents of /etc/resolv.conf as seen inside. */
+  readonly resolvConf: string;
+  /** Short label for the namespace name. */
+  readonly label: string;
+  /** Bound on the worker's own clean-up at close(). */
+  readonly closeTimeoutMs?: number;
+}
+
+export interface NetnsWorker {
+  readonly netns: string;
+  /** Everything the worker wrote to stdout/stderr so far (for failure messages). */
+  output(): string;
+  call<T>(method: string, ...args: readonly unknown[]): Promise<T>;
+  close(): Promise<void>;
+}
+
+interface RpcReply {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly value?: unknown;
+  readonly error?: string;
+}
+
+const live = new Set<() => void>();
+process.once('exit', () => {
+  for (const kill of live) kill();
+});
+
+export async function startNetnsWorker(script: string, options: NetnsWorkerOptions): Promise<NetnsWorker> {
+  const netns = `onionmx-${options.label}-${String(process.pid)}-${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), 'onionmx-netns-'));
+  const resolvConf = join(dir, 'resolv.conf');
+  writeFileSync(resolvConf, options.resolvConf);
+  await run('ip', ['netns', 'add', netns]);
+  let child: ChildProcess | undefined;
+  const removeNamespace = async (): Promise<void> => {
+    const pids = await run('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => []);
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const killSync = (): void => {
+    child?.kill('SIGKILL');
+  };
+  live.add(killSync);
+  try {
+    await run('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+    // `unshare --mount` gives a private mount namespace: the bind mount is invisible outside.
+    child = spawn(
+      'ip',
+      ['netns', 'exec', netns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolvConf, process.execPath, script],
+      { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+    );
+  } catch (err) {
+    live.delete(killSync);
+    await removeNamespace();
+    throw err;
+  }
+  const worker = child;
+  let output = '';
+  worker.stdout?.setEncoding('utf8').on('data', (s: string) => (output += s));
+  worker.stderr?.setEncoding('utf8').on('data', (s: string) => (output += s));
+
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let exited = false;
+  const exitPromise = new Promise<void>((resolve) => {
+    worker.once('exit', (code, signal) => {
+      exited = true;
+      for (const p of pending.values()) p.reject(new Error(`netns worker exited (${String(code ?? signal)}):\n${output}`));
+      pending.clear();
+      resolve();
+    });
+  });
+  worker.on('message', (raw: unknown) => {
+    const reply = raw as RpcReply;
+    const p = pending.get(reply.id);
+    if (p === undefined) return;
+    pending.delete(reply.id);
+    if (reply.ok) p.resolve(reply.value);
+    else p.reject(new Error(reply.error ?? 'worker call failed'));
+  });
+
+  const call = <T>(method: string, ...args: readonly unknown[]): Promise<T> => {
+    if (exited) return Promise.reject(new Error(`netns worker has exited:\n${output}`));
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.send({ id, method, args });
+    });
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      if (!exited) {
+        const bound = new Promise<void>((resolve) => setTimeout(resolve, options.closeTimeoutMs ?? 10_000).unref());
+        await Promise.race([call('close').catch(() => undefined), bound]);
+        worker.kill('SIGKILL');
+        await exitPromise;
+      }
+      live.delete(killSync);
+      await removeNamespace();
+    })();
+    return closing;
+  };
+
+  try {
+    await Promise.race([
+      call('ready'),
+      exitPromise.then(() => {
+        throw new Error(`netns worker exited before it was ready:\n${output}`);
+      }),
+    ]);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { netns, output: () => output, call, close };
+}

@@ -9,10 +9,11 @@ import { createRoutingFilter, type RoutingSettings } from '../routing/milter-fil
 import type { HeaderFormatSpec } from '../routing/header-value.ts';
 import { buildResolver, type BuiltResolver, type ResolverHooks } from '../resolve/from-config.ts';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics/index.ts';
-import { HealthChecker, withHealthPolicy } from '../tor/health.ts';
+import { HealthChecker, applyHealthPolicy, withHealthPolicy } from '../tor/health.ts';
 import { probeOnion } from '../tor/probe.ts';
 import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
-import { LookupAnswerer, createLookupServer, type LookupProtocol, type LookupServer, type LookupSettings } from '../lookup/index.ts';
+import { LookupAnswerer, createLookupServer, type DecisionSource, type LookupOutcome, type LookupProtocol, type LookupServer, type LookupSettings } from '../lookup/index.ts';
+import type { Decision } from '../resolve/types.ts';
 
 export interface DaemonListeners {
   readonly milter: string;
@@ -158,9 +159,12 @@ export class Daemon {
     ];
     const settings = (): LookupSettings => {
       if (this.#built === undefined) throw new Error('daemon not started');
-      return { resolver: this.#built.resolver, transport: this.#config.header.transport, budgetMs: this.#config.lookup.budgetMs };
+      return { resolver: this.#lookupResolver(this.#built.resolver), transport: this.#config.header.transport, budgetMs: this.#config.lookup.budgetMs };
     };
-    const answerer = new LookupAnswerer({ settings, log: this.#log });
+    const onOutcome = (outcome: LookupOutcome, protocol: string): void => {
+      this.metrics.lookupRequest(protocol, outcome.kind === 'decision' ? outcome.decision.kind : outcome.kind);
+    };
+    const answerer = new LookupAnswerer({ settings, log: this.#log, onOutcome });
     const c = this.#config.milter;
     const out: Partial<Record<LookupProtocol, string>> = {};
     for (const [protocol, spec] of wanted) {
@@ -170,6 +174,21 @@ export class Daemon {
       out[protocol] = (await server.listen(spec)).spec;
     }
     return out;
+  }
+
+  /** The lookup servers' view of the resolver, with the same health policy as the milter's. */
+  #lookupResolver(resolver: DecisionSource): DecisionSource {
+    const health = this.#health;
+    if (health === undefined) return resolver;
+    const policy = this.#config.health.onUnreachable;
+    const apply = (d: Decision): Decision => applyHealthPolicy(d, health, policy, this.#log);
+    return {
+      peekDomain: (domain) => {
+        const d = resolver.peekDomain(domain);
+        return d === undefined ? undefined : apply(d);
+      },
+      resolveDomain: async (domain, signal) => apply(await resolver.resolveDomain(domain, signal)),
+    };
   }
 
   #resolverHooks(): ResolverHooks {

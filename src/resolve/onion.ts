@@ -94,6 +94,24 @@ function validateServiceLabel(label: string): OnionValidation {
   return { ok: true, onion: `${label}.onion`, publicKey: Uint8Array.from(publicKey) };
 }
 
+const MEMO_LIMIT = 10_000;
+const memo = new Map<string, OnionValidation>();
+
+/**
+ * validateOnion, remembered: the full v3 check costs up to a millisecond (the Ed25519 torsion
+ * check), and the same onions come back on every SRV answer and every `.onion` recipient. Bounded;
+ * the memo is dropped whole when full (a pure function's answers never go stale).
+ */
+export function validateOnionCached(host: string): OnionValidation {
+  let v = memo.get(host);
+  if (v === undefined) {
+    v = validateOnion(host);
+    if (memo.size >= MEMO_LIMIT) memo.clear();
+    memo.set(host, v);
+  }
+  return v;
+}
+
 /** Encodes a 32-byte Ed25519 public key as its v3 onion host (no key checks). */
 export function onionFromPublicKey(publicKey: Uint8Array): string {
   if (publicKey.length !== PUBKEY_LENGTH) throw new RangeError('an onion public key has 32 bytes');

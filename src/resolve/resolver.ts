@@ -10,7 +10,7 @@
 // never leaks to the clearnet because a lookup broke. The resolver never throws.
 import type { Decision, OnionTarget, TempfailReason } from './types.ts';
 import { parseRecipient } from './address.ts';
-import { isOnionName, validateOnion, type OnionValidation } from './onion.ts';
+import { isOnionName, validateOnionCached } from './onion.ts';
 
 export type StaticLookup =
   | { readonly kind: 'route'; readonly onion: string; readonly port: number; readonly origin: string }
@@ -63,8 +63,6 @@ export class Resolver {
   readonly #local: DomainSet;
   readonly #ignore: DomainSet;
   readonly #staticTtl: number;
-  /** Full v3 validation costs ~1 ms (the torsion check); remember recent answers. */
-  readonly #onions = new Map<string, OnionValidation>();
 
   constructor(options: ResolverOptions) {
     this.#o = options;
@@ -116,7 +114,7 @@ export class Resolver {
 
   #beforeDns(domain: string): Decision | undefined {
     if (isOnionName(domain)) {
-      const v = this.#validateOnion(domain);
+      const v = validateOnionCached(domain);
       if (!v.ok) return { kind: 'reject', domain, reason: v.reason };
       return this.#route(domain, { onion: v.onion, port: ONION_PORT }, 'onion-domain', false, this.#staticTtl, [], domain);
     }
@@ -128,16 +126,6 @@ export class Resolver {
       return { kind: 'tempfail', domain, reason: 'conflicting-pins', detail: `pinned to different onions at ${pinned.places.join(' and ')}`, ttl: 0 };
     }
     return undefined;
-  }
-
-  #validateOnion(domain: string): OnionValidation {
-    let v = this.#onions.get(domain);
-    if (v === undefined) {
-      v = validateOnion(domain);
-      if (this.#onions.size >= 10_000) this.#onions.clear();
-      this.#onions.set(domain, v);
-    }
-    return v;
   }
 
   #afterSrv(domain: string, outcome: SrvOutcome | undefined): Decision {

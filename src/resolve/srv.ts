@@ -6,7 +6,7 @@ import type { SrvOutcome } from './resolver.ts';
 import type { DnsFailureReason, DnsReply, StubResolver } from './dns/stub-resolver.ts';
 import { sameName } from './dns/names.ts';
 import { orderSrvRecords, defaultRandomInt, type RandomInt, type SrvRecord } from './srv-select.ts';
-import { validateOnion } from './onion.ts';
+import { validateOnionCached } from './onion.ts';
 import { silentLogger, type Logger } from '../log.ts';
 
 export const ONION_MX_SERVICE = '_onion-mx._tcp';
@@ -73,7 +73,7 @@ function interpretRecords(owner: string, reply: DnsReply, records: readonly SrvR
   const authenticated = reply.authenticated;
   // RFC 2782: 'A Target of "." means that the service is decidedly not available at this domain.'
   if (records.length === 1 && isRoot(records[0]?.target ?? '')) return { kind: 'no-service', authenticated, ttlMs };
-  const validate = deps.validateTarget ?? validateOnion;
+  const validate = deps.validateTarget ?? validateOnionCached;
   const usable: SrvRecord[] = [];
   const rejected: RejectedTarget[] = [];
   for (const r of records) {

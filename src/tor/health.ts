@@ -194,15 +194,23 @@ export interface ResolveFn {
 export function withHealthPolicy(resolver: ResolveFn, health: HealthChecker, policy: UnreachablePolicy, log: Logger): ResolveFn {
   return {
     async resolve(input, signal) {
-      const d = await resolver.resolve(input, signal);
-      if (d.kind !== 'route') return d;
-      health.noteRouteUsed(d.onion, d.port);
-      if (policy === 'route' || !health.isUnreachable(d.onion)) return d;
-      const s = health.state(d.onion);
-      const detail = `${d.onion}:${d.port} failed its last ${s?.consecutiveFailures ?? 0} health probes (${s?.lastErrorCode ?? '?'}: ${s?.lastMessage ?? ''})`;
-      if (policy === 'defer') return { kind: 'tempfail', domain: d.domain, reason: 'onion-unreachable', detail, ttl: 0 };
-      log.warn({ domain: d.domain, onion: d.onion, policy }, `CLEARNET DOWNGRADE: onion route unreachable, delivering ${d.domain} without Tor as health.on_unreachable says: ${detail}`);
-      return { kind: 'none', domain: d.domain, reason: 'onion-unreachable', detail, ttl: 0 };
+      return applyHealthPolicy(await resolver.resolve(input, signal), health, policy, log);
     },
   };
+}
+
+/**
+ * The on_unreachable policy for one decision, shared by the milter and the lookup servers: notes
+ * the route as used (so the checker probes it) and, for an onion that failed its last probes,
+ * answers tempfail (defer) or none (clearnet, logged loudly) instead of the route.
+ */
+export function applyHealthPolicy(d: Decision, health: HealthChecker, policy: UnreachablePolicy, log: Logger): Decision {
+  if (d.kind !== 'route') return d;
+  health.noteRouteUsed(d.onion, d.port);
+  if (policy === 'route' || !health.isUnreachable(d.onion)) return d;
+  const s = health.state(d.onion);
+  const detail = `${d.onion}:${d.port} failed its last ${s?.consecutiveFailures ?? 0} health probes (${s?.lastErrorCode ?? '?'}: ${s?.lastMessage ?? ''})`;
+  if (policy === 'defer') return { kind: 'tempfail', domain: d.domain, reason: 'onion-unreachable', detail, ttl: 0 };
+  log.warn({ domain: d.domain, onion: d.onion, policy }, `CLEARNET DOWNGRADE: onion route unreachable, delivering ${d.domain} without Tor as health.on_unreachable says: ${detail}`);
+  return { kind: 'none', domain: d.domain, reason: 'onion-unreachable', detail, ttl: 0 };
 }

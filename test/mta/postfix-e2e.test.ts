@@ -13,6 +13,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +79,7 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
   const bySubject = (s: string) => (m: SinkMessage): boolean => headerValues(m.data, 'Subject')[0] === s;
   const allSinks = (): Sink[] => [clearSink, srvSink, pinSink, directSink, newSink, forgedSink];
 
-  const config = (pins: string): string => {
+  const config = (pins: string, overrides: Readonly<Record<string, unknown>> = {}): string => {
     writeFileSync(pinsPath, pins);
     return exampleConfig({
       'milter.listen': receiver.milterListen,
@@ -86,6 +88,7 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
       'dns.servers': [nsd.server],
       'dns.dnssec': 'optional',
       'tor.socks': `127.0.0.1:${tor.port}`,
+      ...overrides,
     });
   };
 
@@ -255,19 +258,44 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     assert.equal(clearSink.messages.filter(bySubject(s)).length, 1);
   });
 
-  it('6. a DNS SERVFAIL answers 451 4.4.3 at RCPT and nothing is delivered anywhere', async () => {
-    const s = subject('servfail');
-    const rcpt = `henry@${BROKEN_DOMAIN}`;
+  /** One recipient whose lookup fails: 451 4.4.3 at RCPT, nothing queued, sent or proxied. */
+  async function assertLookupFailure(rcpt: string, label: string, reason: RegExp): Promise<void> {
     const marks = allSinks().map((k) => k.messages.length);
     const socksBefore = tor.requests.length;
-    const result = await send([rcpt], s);
+    const mark = await pf.logMark();
+    const result = await send([rcpt], subject(label));
     assert.equal(result.rcpts[0]?.reply.code, 451, result.rcpts[0]?.reply.raw);
     assert.match(result.rcpts[0]?.reply.raw ?? '', /^451 4\.4\.3 /);
+    assert.match(result.rcpts[0]?.reply.raw ?? '', reason);
     assert.equal(result.data, undefined, 'no DATA without an accepted recipient');
-    await pf.waitForLog(new RegExp(`milter-reject: RCPT from [^:]*: 451 4\\.4\\.3 .*to=<${escape(rcpt)}>`));
+    await pf.waitForLog(new RegExp(`milter-reject: RCPT from [^:]*: 451 4\\.4\\.3 .*to=<${escape(rcpt)}>`), { since: mark });
     assert.deepEqual(await pf.queue(), []);
     assert.deepEqual(allSinks().map((k) => k.messages.length), marks);
     assert.equal(tor.requests.length, socksBefore);
+  }
+
+  it('6a. a DNS SERVFAIL (nsd with a zone it could not load) answers 451 4.4.3 at RCPT and nothing is delivered anywhere', async () => {
+    await assertLookupFailure(`henry@${BROKEN_DOMAIN}`, 'servfail', /\(servfail: /);
+  });
+
+  it('6b. a DNS timeout (a server that never answers) answers 451 4.4.3 at RCPT and nothing is delivered anywhere', async () => {
+    const silent = createSocket('udp4');
+    silent.on('message', () => undefined);
+    silent.bind(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      let mark = daemon.mark();
+      writeFileSync(configPath, config(`${PIN_DOMAIN}: ${PIN_ONION}\n`, { 'dns.servers': [`127.0.0.1:${silent.address().port}`], 'dns.timeout': '200ms', 'dns.deadline': '1s' }));
+      daemon.child.kill('SIGHUP');
+      await daemon.waitFor(/configuration reloaded/, { since: mark });
+      await assertLookupFailure(`olga@${SRV_DOMAIN}`, 'timeout', /\(timeout/);
+      mark = daemon.mark();
+      writeFileSync(configPath, config(`${PIN_DOMAIN}: ${PIN_ONION}\n`));
+      daemon.child.kill('SIGHUP');
+      await daemon.waitFor(/configuration reloaded/, { since: mark });
+    } finally {
+      silent.close();
+    }
   });
 
   it('sendmail(1) submissions pass non_smtpd_milters (the submission socket): tagged and delivered through the fake Tor', async () => {

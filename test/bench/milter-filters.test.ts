@@ -6,41 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { MilterClient } from '../../src/milter/client.ts';
-import { Proto } from '../../src/milter/wire/constants.ts';
 import { needPrograms, systemRequired } from '../helpers/system.ts';
 import { buildCFilter } from './c-filter.ts';
 import { startChild, stopChild, type ReadyChild } from './child-process.ts';
 import { BENCH_MODES, type BenchMode } from './milter-bench-filter.ts';
-import { openConnection, transaction } from './milter-load.ts';
+import { negotiatedEvents, openConnection, transaction } from './milter-load.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./milter-server.js', import.meta.url));
-
-const EVENTS = [
-  ['connect', Proto.noConnect, Proto.noReplyConnect],
-  ['helo', Proto.noHelo, Proto.noReplyHelo],
-  ['mail', Proto.noMail, Proto.noReplyMail],
-  ['rcpt', Proto.noRcpt, Proto.noReplyRcpt],
-  ['data', Proto.noData, Proto.noReplyData],
-  ['header', Proto.noHeaders, Proto.noReplyHeader],
-  ['eoh', Proto.noEndOfHeaders, Proto.noReplyEndOfHeaders],
-  ['body', Proto.noBody, Proto.noReplyBody],
-  ['unknown', Proto.noUnknown, Proto.noReplyUnknown],
-] as const;
-
-/** Each event the MTA will send, and whether it waits for a reply: what the filter costs per message. */
-function eventsOnTheWire(protocol: number): string[] {
-  return EVENTS.filter(([, no]) => (protocol & no) === 0).map(([name, , noReply]) => ((protocol & noReply) === 0 ? name : `${name} (no reply)`));
-}
-
-async function negotiatedEvents(spec: string): Promise<string[]> {
-  const client = await MilterClient.connect(spec);
-  try {
-    return eventsOnTheWire((await client.negotiate()).protocol);
-  } finally {
-    await client.quit();
-  }
-}
 
 async function runTransactions(spec: string): Promise<void> {
   const client = await openConnection(spec, 0);

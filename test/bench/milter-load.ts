@@ -5,6 +5,7 @@
 // ABORT. Macros ride along as Postfix sends them with its default milter_*_macros. A Scenario says
 // which recipients are sent and what the filter must answer (the routing filter defers one).
 import { MilterClient, type EventResult } from '../../src/milter/client.ts';
+import { Proto } from '../../src/milter/wire/constants.ts';
 import { LatencyRecorder } from './measure.ts';
 import { ADDED_HEADER } from './milter-bench-filter.ts';
 
@@ -122,6 +123,33 @@ export async function transaction(client: MilterClient, queueId: string, scenari
     throw new Error(`end of message: expected only "${want.name}: ${want.value}" and continue, got ${JSON.stringify(eom)}`);
   }
   client.abort();
+}
+
+const EVENTS = [
+  ['connect', Proto.noConnect, Proto.noReplyConnect],
+  ['helo', Proto.noHelo, Proto.noReplyHelo],
+  ['mail', Proto.noMail, Proto.noReplyMail],
+  ['rcpt', Proto.noRcpt, Proto.noReplyRcpt],
+  ['data', Proto.noData, Proto.noReplyData],
+  ['header', Proto.noHeaders, Proto.noReplyHeader],
+  ['eoh', Proto.noEndOfHeaders, Proto.noReplyEndOfHeaders],
+  ['body', Proto.noBody, Proto.noReplyBody],
+  ['unknown', Proto.noUnknown, Proto.noReplyUnknown],
+] as const;
+
+/** Each event the MTA will send, and whether it waits for a reply: what the filter costs per message. */
+function eventsOnTheWire(protocol: number): string[] {
+  return EVENTS.filter(([, no]) => (protocol & no) === 0).map(([name, , noReply]) => ((protocol & noReply) === 0 ? name : `${name} (no reply)`));
+}
+
+/** What a filter negotiates with a v6 MTA offering everything: event names, `(no reply)` marked. */
+export async function negotiatedEvents(spec: string): Promise<string[]> {
+  const client = await MilterClient.connect(spec);
+  try {
+    return eventsOnTheWire((await client.negotiate()).protocol);
+  } finally {
+    await client.quit();
+  }
 }
 
 /** Runs the load; rejects with the first failure (a filter that misbehaves makes its cell fail). */

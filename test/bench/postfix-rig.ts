@@ -17,7 +17,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,8 @@ export interface RigPrograms {
 export interface RigOptions {
   /** Node flags for the daemon's process (e.g. --cpu-prof). */
   readonly daemonNodeFlags?: readonly string[];
+  /** The daemon's log.level (default info, as deployed: one line per message). */
+  readonly daemonLogLevel?: string;
   /** The built libmilter comparison filter; adds the `libmilter` smtpd service. */
   readonly cFilterBinary?: string;
 }
@@ -105,6 +107,7 @@ export async function startRig(programs: RigPrograms, options: RigOptions = {}):
       socket,
       group: mailGroup,
       dnsPort: dns.port,
+      logLevel: options.daemonLogLevel ?? 'info',
       nodeFlags: options.daemonNodeFlags ?? [],
     });
     closers.push(() => stopProcess(daemon.child));
@@ -170,6 +173,7 @@ interface DaemonSettings {
   readonly socket: string;
   readonly group: string;
   readonly dnsPort: number;
+  readonly logLevel: string;
   readonly nodeFlags: readonly string[];
 }
 
@@ -190,7 +194,7 @@ async function startDaemon(dir: string, s: DaemonSettings): Promise<{ child: Chi
       'dns:',
       `  servers: ["127.0.0.1:${s.dnsPort}"]`,
       'log:',
-      '  level: info',
+      `  level: ${s.logLevel}`,
       '',
     ].join('\n'),
   );
@@ -201,12 +205,14 @@ async function startDaemon(dir: string, s: DaemonSettings): Promise<{ child: Chi
   });
   closeSync(fd);
   track(child);
+  // Ready when the milter socket accepts a connection (the start-up log line is at info, which
+  // --log-level may hide).
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`onionmx-milter serve exited at start:\n${readFileSync(logFile, 'utf8')}`);
     }
-    if (readFileSync(logFile, 'utf8').includes('onionmx-milter started')) break;
+    if (await accepts(s.socket)) break;
     if (Date.now() > deadline) {
       await stopProcess(child);
       throw new Error(`onionmx-milter serve did not start within 15 s:\n${readFileSync(logFile, 'utf8')}`);
@@ -243,6 +249,19 @@ export async function verifyBurst(rig: PostfixRig, path: BenchPath, mark: number
 
 function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
+}
+
+function accepts(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
 }
 
 /** SIGTERM (the daemon drains and, under --cpu-prof, writes its profile), SIGKILL after a bound. */

@@ -40,6 +40,7 @@ interface Options {
   readonly compareC: boolean;
   readonly profileDir: string | undefined;
   readonly nodeFlags: readonly string[];
+  readonly logLevel: string;
 }
 
 interface Run extends BurstResult {
@@ -56,7 +57,8 @@ const HELP = `usage: node dist/test/bench/postfix.js [options]
   --warmup N     unmeasured messages per path before the rounds (default 200; 0: none)
   --no-c         skip the C libmilter comparison path
   --profile DIR  run the daemon under node --cpu-prof, profile written to DIR at the end
-  --node-flags   extra node flags for the daemon, space-separated`;
+  --node-flags   extra node flags for the daemon, space-separated
+  --log-level L  the daemon's log.level (default info: one line per message, as deployed)`;
 
 function wholeNumber(raw: string | undefined, fallback: number, what: string, min: number): number {
   if (raw === undefined) return fallback;
@@ -78,6 +80,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
       'no-c': { type: 'boolean' },
       profile: { type: 'string' },
       'node-flags': { type: 'string' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -92,6 +95,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     compareC: values['no-c'] !== true,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
+    logLevel: values['log-level'] ?? 'info',
   };
 }
 
@@ -218,6 +222,7 @@ async function main(): Promise<void> {
     const rig = await startRig(
       { smtpSink: program('smtp-sink'), postconf: program('postconf') },
       {
+        daemonLogLevel: options.logLevel,
         daemonNodeFlags: [...options.nodeFlags, ...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir])],
         ...(cBuild?.ok === true ? { cFilterBinary: cBuild.binary } : {}),
       },
@@ -249,6 +254,7 @@ async function measure(rig: PostfixRig, options: Options): Promise<void> {
     `bench:postfix: ${options.messages} messages of ${options.size} bytes over ${options.sessions} sessions ` +
       `(${options.reuse ? 'several messages per connection' : 'one connection per message'}), ${options.rounds} rounds of ${paths.join(', ')}\n` +
       `Postfix ${version}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model ?? 'unknown'}); smtp-sink on 127.0.0.1:${rig.sink.port}\n` +
+      `daemon log level ${options.logLevel}${options.nodeFlags.length > 0 ? `, node flags ${options.nodeFlags.join(' ')}` : ''}\n` +
       `CPU ms/msg: postfix = every process of the instance, daemon = onionmx-milter serve, libmilter = the C filter\n\n`,
   );
   const calibration = await burst(bench, 'sink', options.messages);

@@ -4,10 +4,11 @@
 // log on stdout is collected so tests can wait for a line (event driven, bounded).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { CLI } from '../cli/cli-helpers.ts';
+import { atProcessEnd } from './e2e-cleanup.ts';
 
 export const EXAMPLE_CONFIG = fileURLToPath(new URL('../../../examples/config.yml', import.meta.url));
 
@@ -56,8 +57,7 @@ const WAIT_MS = 15_000;
 /** Starts the daemon with the config file at `configPath` and waits for "onionmx-milter started". */
 export async function startDaemon(configPath: string): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath, '--grace', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  installExitHook();
+  const release = atProcessEnd(() => child.kill('SIGKILL'));
   const lines: LogLine[] = [];
   const stderr: string[] = [];
   const waiters = new Set<() => void>();
@@ -80,7 +80,7 @@ export async function startDaemon(configPath: string): Promise<DaemonProcess> {
     stderr.push(chunk);
   });
   child.on('exit', () => {
-    live.delete(child);
+    release();
     for (const wake of waiters) wake();
   });
 
@@ -133,20 +133,4 @@ export async function startDaemon(configPath: string): Promise<DaemonProcess> {
   };
   await daemon.waitFor(/onionmx-milter started/);
   return daemon;
-}
-
-/** Writes a config file (for SIGHUP reloads and the first start alike). */
-export function writeConfig(path: string, text: string): void {
-  writeFileSync(path, text);
-}
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
 }

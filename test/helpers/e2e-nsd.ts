@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'dns-packet';
 import { findProgram } from './system.ts';
+import { atProcessEnd, removeAtProcessEnd } from './e2e-cleanup.ts';
 
 export interface NsdZone {
   /** The apex, e.g. `onionmx.example`. */
@@ -36,10 +37,12 @@ export async function startNsd(zones: readonly NsdZone[]): Promise<Nsd> {
   const nsd = findProgram('nsd');
   if (nsd === undefined) throw new Error('startNsd: nsd not installed');
   const dir = mkdtempSync(join(tmpdir(), 'onionmx-nsd-'));
+  const release = removeAtProcessEnd(dir);
   let child: ChildProcess | undefined;
   const close = async (): Promise<void> => {
     if (child !== undefined) await stop(child);
     rmSync(dir, { recursive: true, force: true });
+    release();
   };
   try {
     const configured = zones.map((zone) => {
@@ -101,22 +104,17 @@ function spawnNsd(nsd: string, dir: string): ChildProcess {
   const child = spawn(nsd, ['-d', '-c', join(dir, 'nsd.conf')], { stdio: ['ignore', out, out], detached: true });
   closeSync(out);
   child.on('error', () => undefined);
-  if (child.pid !== undefined) running.add(child.pid);
-  installExitHook();
+  const pid = child.pid;
+  if (pid !== undefined) {
+    forget.set(pid, atProcessEnd(() => {
+      signalGroup(pid, 'SIGKILL');
+    }));
+  }
   return child;
 }
 
-const running = new Set<number>();
-let exitHookInstalled = false;
-
-/** A test process that dies without close() still takes its nsd groups down. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pid of running) signalGroup(pid, 'SIGKILL');
-  });
-}
+/** Process-end kill hooks of running nsd groups, by process group id. */
+const forget = new Map<number, () => void>();
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
@@ -193,7 +191,8 @@ async function stop(child: ChildProcess): Promise<void> {
   }
   // Server children that outlived the parent.
   signalGroup(pid, 'SIGKILL');
-  running.delete(pid);
+  forget.get(pid)?.();
+  forget.delete(pid);
 }
 
 function readLog(dir: string): string {

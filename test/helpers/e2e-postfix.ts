@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startPostfix, type PostfixInstance } from './postfix.ts';
 import { findProgram } from './system.ts';
+import { removeAtProcessEnd } from './e2e-cleanup.ts';
 
 const run = promisify(execFile);
 
@@ -66,6 +67,11 @@ export async function startOnionPostfix(options: OnionPostfixOptions): Promise<O
   const submissionPath = chrootedUnixPath(exampleMainCf, 'non_smtpd_milters');
 
   const libexec = await mkdtemp(join(tmpdir(), 'onionmx-e2e-libexec-'));
+  const release = removeAtProcessEnd(libexec);
+  const removeLibexec = async (): Promise<void> => {
+    await rm(libexec, { recursive: true, force: true });
+    release();
+  };
   try {
     await chmod(libexec, 0o755);
     const systemDaemons = (await run(requireProgram('postconf'), ['-dh', 'daemon_directory'])).stdout.trim();
@@ -106,12 +112,12 @@ export async function startOnionPostfix(options: OnionPostfixOptions): Promise<O
       onionSmtpdPort,
       exampleMainCf,
       stop() {
-        stopped ??= pf.stop().finally(() => rm(libexec, { recursive: true, force: true }));
+        stopped ??= pf.stop().finally(removeLibexec);
         return stopped;
       },
     };
   } catch (err) {
-    await rm(libexec, { recursive: true, force: true });
+    await removeLibexec();
     throw err;
   }
 }

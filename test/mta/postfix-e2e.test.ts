@@ -5,8 +5,9 @@
 // Untagged mail goes "the normal way": relayhost to a clearnet sink.
 //
 // DNS: a real authoritative server (nsd, unsigned zones on 127.0.0.1; see e2e-nsd.ts), so the daemon
-// runs with `dns.dnssec: optional`. The SRV route comes from nsd's `_onion-mx._tcp` record, and the
-// lookup failure case is nsd's own SERVFAIL for a zone it could not load.
+// runs with `dns.dnssec: optional`. The SRV route comes from nsd's `_onion-mx._tcp` record; the
+// lookup failures are nsd's own SERVFAIL for a zone it could not load, and a server that never
+// answers (a timeout), swapped in by a SIGHUP reload.
 //
 // The tests share one receiving Postfix and one daemon and run in order; the daemon-stopped case is
 // last. Every wait is on an event or a bounded poll (sinks, logs, queue); no timing is asserted.
@@ -27,6 +28,7 @@ import { openSmtp, sendSmtp, type TransactionResult } from '../helpers/smtp-clie
 import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 import { startFakeTor, type FakeTor } from '../helpers/fake-tor.ts';
 import { startNsd, type Nsd } from '../helpers/e2e-nsd.ts';
+import { removeAtProcessEnd } from '../helpers/e2e-cleanup.ts';
 import { startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
 import { exampleConfig, startDaemon, type DaemonProcess, type LogLine } from '../helpers/e2e-daemon.ts';
 import { onionFromPublicKey } from '../../src/resolve/onion.ts';
@@ -110,8 +112,10 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'onionmx-e2e-'));
+    const release = removeAtProcessEnd(dir);
     cleanups.push(() => {
       rmSync(dir, { recursive: true, force: true });
+      release();
       return Promise.resolve();
     });
     configPath = join(dir, 'config.yml');

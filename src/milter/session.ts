@@ -252,7 +252,7 @@ export class MilterSession implements ContextSource {
     this.#handler = undefined;
     if (next === 'closed') {
       this.#state = 'closed';
-      this.#lifetime.abort(new OnionMxError(ErrorCode.MilterClosed, `connection ended: ${reason}`));
+      this.#lifetime.abort(closedReason(reason));
     } else if (this.#state !== 'negotiating') {
       this.#state = next;
     }
@@ -366,4 +366,15 @@ export class MilterSession implements ContextSource {
   #has(bit: number): boolean {
     return ((this.#negotiated?.protocol ?? 0) & bit) !== 0;
   }
+}
+
+/** One abort reason per way a connection ends, made once: an Error per closed connection (with its stack) showed in profiles. */
+const closedReasons = new Map<string, OnionMxError>();
+function closedReason(reason: string): OnionMxError {
+  let err = closedReasons.get(reason);
+  if (err === undefined) {
+    err = new OnionMxError(ErrorCode.MilterClosed, `connection ended: ${reason}`);
+    if (closedReasons.size < 64) closedReasons.set(reason, err);
+  }
+  return err;
 }

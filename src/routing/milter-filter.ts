@@ -42,7 +42,8 @@ const RCPT_MACROS = ['i', '{rcpt_addr}', '{rcpt_host}', '{rcpt_mailer}'] as cons
 export function createRoutingFilter(options: RoutingFilterOptions): FilterSpec {
   return {
     actions: ['addHeader', 'changeHeader'],
-    noReply: ['header'],
+    // MAIL only resets per-transaction state and never refuses: no reply, no round trip per message.
+    noReply: ['mail', 'header'],
     macros: { mail: ['i'], rcpt: RCPT_MACROS, eoh: ['i'], eom: ['i'] },
     open: (ctx) => new RoutingHandler(options, options.settings(), ctx.log),
   };

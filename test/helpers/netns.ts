@@ -22,6 +22,13 @@ const run = promisify(execFile);
 export interface NetnsWorkerOptions {
   /** Contents of /etc/resolv.conf as seen inside. */
   readonly resolvConf: string;
+  /** Other files to show inside, by absolute path (the path must exist outside): path -> contents. */
+  readonly files?: Readonly<Record<string, string>>;
+  /**
+   * Mount an empty tmpfs (mode 0755) over /tmp inside: the worker's temp files vanish with the
+   * namespace, and no path under /tmp is world-writable (Sendmail refuses sockets and files there).
+   */
+  readonly privateTmp?: boolean;
   /** Short label for the namespace name. */
   readonly label: string;
   /** Bound on the worker's own clean-up at close(). */
@@ -48,11 +55,21 @@ process.once('exit', () => {
   for (const kill of live) kill();
 });
 
-export async function startNetnsWorker(script: string, options: NetnsWorkerOptions): Promise<NetnsWorker> {
+export async function startNetnsWorker(workerScript: string, options: NetnsWorkerOptions): Promise<NetnsWorker> {
   const netns = `onionmx-${options.label}-${String(process.pid)}-${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'onionmx-netns-'));
-  const resolvConf = join(dir, 'resolv.conf');
-  writeFileSync(resolvConf, options.resolvConf);
+  const mounts: [string, string][] = [];
+  for (const [i, [target, contents]] of Object.entries({ ...options.files, '/etc/resolv.conf': options.resolvConf }).entries()) {
+    const source = join(dir, `file-${String(i)}`);
+    writeFileSync(source, contents);
+    mounts.push([source, target]);
+  }
+  // `mount --bind SOURCE TARGET` for each file, then exec the worker: "$@" is node and the script.
+  const script = [
+    ...mounts.map(([source, target]) => `mount --bind '${source}' '${target}'`),
+    ...(options.privateTmp === true ? ['mount -t tmpfs -o mode=0755,size=256m onionmx-tmp /tmp'] : []),
+    'exec "$@"',
+  ].join(' && ');
   await run('ip', ['netns', 'add', netns]);
   let child: ChildProcess | undefined;
   const removeNamespace = async (): Promise<void> => {
@@ -76,7 +93,7 @@ export async function startNetnsWorker(script: string, options: NetnsWorkerOptio
     // `unshare --mount` gives a private mount namespace: the bind mount is invisible outside.
     child = spawn(
       'ip',
-      ['netns', 'exec', netns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolvConf, process.execPath, script],
+      ['netns', 'exec', netns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'netns-worker', process.execPath, workerScript],
       { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
     );
   } catch (err) {

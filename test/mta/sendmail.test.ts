@@ -1,6 +1,6 @@
 // Real Sendmail (Debian's sendmail-bin, unpacked) with the .mc lines of examples/sendmail, inside
 // a loopback-only network namespace (sendmail-lab.ts). Proves, by actual delivery:
-// - a recipient of an onion-routed domain gets a `torsmtp:[<onion>]` mailertable route from the
+// - a recipient of an onion-routed domain gets a `smtptor:[<onion>]` mailertable route from the
 //   daemon's socket map and leaves through onion-smtp-relay under torsocks: a SOCKS5 CONNECT naming
 //   the onion (ATYP 3) at the fake Tor, which pipes it to the onion's sink;
 // - a clearnet recipient of the same message goes by MX to the clearnet sink, not through Tor;

@@ -18,7 +18,7 @@ import { startDnsServer } from './dns-server.ts';
 import { startTorDns } from './exim-tor-dns.ts';
 import { startFakeTor } from './fake-tor.ts';
 import { startSink, type Sink, type SinkMessage } from './smtp-sink.ts';
-import { sendSmtp, type Envelope, type TransactionResult } from './smtp-client.ts';
+import { openSmtp, sendSmtp, type Envelope, type TransactionResult } from './smtp-client.ts';
 import { exampleConfig, startDaemon } from './e2e-daemon.ts';
 import { EXIM_USER, eximBinary } from './exim-install.ts';
 import { startExim, type SubmitResult } from './exim.ts';
@@ -125,6 +125,14 @@ async function main(): Promise<void> {
     {
       info: (): LabInfo => ({ eximPort: exim.port, torPort: tor.port }),
       smtp: (envelope: Envelope): Promise<TransactionResult> => sendSmtp(exim.port, envelope),
+      /** One command at a time; the reply code of each (0 once the server has closed the connection). */
+      smtpDialog: async (lines: string[]): Promise<number[]> => {
+        const session = await openSmtp(exim.port);
+        const codes: number[] = [];
+        for (const line of lines) codes.push(await session.command(line).then((r) => r.code, () => 0));
+        session.destroy();
+        return codes;
+      },
       submit: (args: string[], message: string): Promise<SubmitResult> => exim.submit(args, message),
       waitForMessage: (sink: string, subject: string): Promise<SinkMessage> => sinkOf(sink).waitForMessage((m) => m.data.includes(`\r\nSubject: ${subject}\r\n`) || m.data.startsWith(`Subject: ${subject}\r\n`)),
       messages: (sink: string): readonly SinkMessage[] => sinkOf(sink).messages,
@@ -135,8 +143,12 @@ async function main(): Promise<void> {
       waitForLog: async (pattern: string, since: number): Promise<string> => (await exim.waitForLog(new RegExp(pattern), { since }))[0],
       logMark: (): number => exim.logMark(),
       mainLog: (): string => exim.mainLog(),
+      panicLog: (): string => exim.panicLog(),
       exim: (args: string[]): Promise<string> => exim.run(args),
       daemonLog: () => daemon.lines,
+      stopDaemon: async (): Promise<void> => {
+        await daemon.stop();
+      },
     },
     cleanups,
   );

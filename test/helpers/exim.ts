@@ -39,6 +39,7 @@ export interface EximInstance {
   readonly root: string;
   readonly configFile: string;
   mainLog(): string;
+  panicLog(): string;
   logMark(): number;
   /** Polls the mainlog (every 50 ms, bounded) for a line matching `pattern`, after `since`. */
   waitForLog(pattern: RegExp, options?: { readonly since?: number; readonly timeoutMs?: number }): Promise<RegExpExecArray>;
@@ -153,6 +154,7 @@ export async function startExim(options: EximOptions): Promise<EximInstance> {
     root,
     configFile,
     mainLog,
+    panicLog,
     logMark: () => mainLog().length,
     waitForLog,
     submit: async (args, message) => {

@@ -128,4 +128,17 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     const local = await lab.call<string[]>('torDnsQuestions');
     assert.ok(local.includes(`${ONION} A`), `the onion was asked of the Tor DNS stand-in: ${local.join(', ')}`);
   });
+
+  // Last: stops the daemon.
+  it('defers every recipient, clearnet ones too, while the daemon cannot be asked (never fails open)', async () => {
+    await lab.call('stopDaemon');
+    const codes = await lab.call<number[]>('smtpDialog', ['EHLO client.test', 'MAIL FROM:<alice@sender.example>', `RCPT TO:<gina@${ONION_DOMAIN}>`, `RCPT TO:<hank@${CLEARNET_DOMAIN}>`, 'DATA']);
+    // Exim 4.96 surprise: after one failed ${readsocket} connect, the next one in the same process
+    // fails with "readsock fdopen: Invalid argument" (fail string: 451 again), then Exim cannot
+    // write its log and drops the session with 421. Either way nothing is accepted.
+    assert.deepEqual(codes.slice(0, 4), [250, 250, 451, 451], String(codes));
+    assert.ok(codes[4] === 503 || codes[4] === 421 || codes[4] === 0, `DATA refused: ${String(codes)}`);
+    const log = await lab.call<string>('mainLog');
+    assert.match(log, /temporarily rejected RCPT <gina@onion-routed\.example>: onionmx: DEFER onionmx-milter unreachable/);
+  });
 });

@@ -35,7 +35,7 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
   let lab: NetnsWorker;
 
   before(async () => {
-    lab = await startNetnsWorker(EXIM_LAB_SCRIPT, { label: 'exim', resolvConf: 'nameserver 127.0.0.1\noptions attempts:1 timeout:2\n' });
+    lab = await startNetnsWorker(EXIM_LAB_SCRIPT, { label: 'exim', privateTmp: true, resolvConf: 'nameserver 127.0.0.1\noptions attempts:1 timeout:2\n' });
     const info = await lab.call<LabInfo>('info');
     assert.ok(info.eximPort > 0);
   });

@@ -228,6 +228,8 @@ function settingsFrom(config: Config, built: BuiltResolver, health: HealthChecke
     header,
     mixedRoutes: config.milter.mixedRoutes,
     mixedRoutesMaxDefer: config.milter.mixedRoutesMaxDefer,
-    routeMailers: config.policy.routeMailers,
+    // A recipient the MTA already routes to our own transport (Sendmail mailertable or Postfix
+    // transport_maps answered by our lookup servers) is an onion candidate too.
+    routeMailers: [...new Set([...config.policy.routeMailers, config.header.transport])],
   };
 }

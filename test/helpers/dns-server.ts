@@ -73,7 +73,7 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
   let behaviour: Behaviour = options.behaviour ?? (() => ({ kind: 'zone' }));
   const queries: ReceivedQuery[] = [];
   const counts = { udp: 0, tcp: 0 };
-  const udp = createSocket('udp4');
+  let udp = createSocket('udp4');
   const other = createSocket('udp4');
   const tcpSockets = new Set<Socket>();
   const tcp: Server = createServer((socket) => {
@@ -101,7 +101,7 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
       }
     });
   });
-  udp.on('message', (m, rinfo) => {
+  const onMessage = (m: Buffer, rinfo: { port: number; address: string }): void => {
     const q = parseQuery(m, 'udp');
     if (q === undefined) return;
     counts.udp++;
@@ -111,14 +111,28 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
       const bytes = rendered === undefined || reply.mutate === undefined ? rendered : reply.mutate(rendered);
       if (bytes !== undefined) (reply.fromOtherSocket === true ? other : udp).send(bytes, rinfo.port, rinfo.address);
     }
-  });
-  udp.bind(0, '127.0.0.1');
-  await once(udp, 'listening');
+  };
+  udp.on('message', onMessage);
   other.bind(0, '127.0.0.1');
   await once(other, 'listening');
-  const port = udp.address().port;
-  tcp.listen(port, '127.0.0.1');
-  await once(tcp, 'listening');
+  // UDP and TCP share one port number: the one the kernel gives the UDP socket may be taken for TCP
+  // (other suites run in parallel), so try again with a fresh UDP socket.
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    udp.bind(0, '127.0.0.1');
+    await once(udp, 'listening');
+    port = udp.address().port;
+    try {
+      tcp.listen(port, '127.0.0.1');
+      await once(tcp, 'listening');
+      break;
+    } catch (err) {
+      if (attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      await closeUdp(udp);
+      udp = createSocket('udp4');
+      udp.on('message', onMessage);
+    }
+  }
   return {
     address: '127.0.0.1',
     port,

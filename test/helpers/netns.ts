@@ -11,9 +11,9 @@
 //   const result = await lab.call('send', envelope);
 //   await lab.close();   // asks the worker to clean up, then kills anything left in the namespace
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 
@@ -67,7 +67,7 @@ export async function startNetnsWorker(workerScript: string, options: NetnsWorke
   // `mount --bind SOURCE TARGET` for each file, then exec the worker: "$@" is node and the script.
   const script = [
     ...mounts.map(([source, target]) => `mount --bind '${source}' '${target}'`),
-    ...(options.privateTmp === true ? ['mount -t tmpfs -o mode=0755,size=256m onionmx-tmp /tmp'] : []),
+    ...(options.privateTmp === true ? privateTmpCommands(workerScript, netns) : []),
     'exec "$@"',
   ].join(' && ');
   await run('ip', ['netns', 'add', netns]);
@@ -83,6 +83,12 @@ export async function startNetnsWorker(workerScript: string, options: NetnsWorke
     }
     await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+    // Never recursive: should a bind mount of the checkout still be there, rmdir fails harmlessly.
+    try {
+      rmdirSync(holdDir(netns));
+    } catch {
+      // absent (no privateTmp) or busy
+    }
   };
   const killSync = (): void => {
     child?.kill('SIGKILL');
@@ -162,4 +168,21 @@ export async function startNetnsWorker(workerScript: string, options: NetnsWorke
     throw err;
   }
   return { netns, output: () => output, call, close };
+}
+
+function holdDir(netns: string): string {
+  return `/run/${netns}-hold`;
+}
+
+/**
+ * An empty tmpfs over /tmp, keeping the checkout visible when it lives under /tmp itself (CI may
+ * clone there): the checkout is bind-mounted aside first, then back onto its own path inside the
+ * new tmpfs, whose directories are 0755 as Sendmail wants.
+ */
+function privateTmpCommands(workerScript: string, netns: string): string[] {
+  const tmpfs = 'mount -t tmpfs -o mode=0755,size=256m onionmx-tmp /tmp';
+  const root = resolve(dirname(workerScript), '..', '..', '..');
+  if (root !== '/tmp' && !root.startsWith('/tmp/')) return [tmpfs];
+  const hold = holdDir(netns);
+  return [`mkdir -p '${hold}'`, `mount --bind '${root}' '${hold}'`, tmpfs, `mkdir -p '${root}'`, `mount --bind '${hold}' '${root}'`];
 }

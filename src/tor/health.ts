@@ -184,6 +184,7 @@ export class HealthChecker {
 /** The resolver surface the routing filter uses (src/routing/milter-filter.ts RouteResolver). */
 export interface ResolveFn {
   resolve(input: string, signal?: AbortSignal): Promise<Decision>;
+  peek?(input: string): Decision | undefined;
 }
 
 /**
@@ -192,9 +193,18 @@ export interface ResolveFn {
  * later) or `none` (delivered over the clearnet; logged loudly every time).
  */
 export function withHealthPolicy(resolver: ResolveFn, health: HealthChecker, policy: UnreachablePolicy, log: Logger): ResolveFn {
-  return {
+  const wrapped: ResolveFn = {
     async resolve(input, signal) {
       return applyHealthPolicy(await resolver.resolve(input, signal), health, policy, log);
+    },
+  };
+  const peek = resolver.peek?.bind(resolver);
+  if (peek === undefined) return wrapped;
+  return {
+    ...wrapped,
+    peek(input) {
+      const d = peek(input);
+      return d === undefined ? undefined : applyHealthPolicy(d, health, policy, log);
     },
   };
 }

@@ -128,4 +128,15 @@ describe('on_unreachable policy', () => {
     const downgraded = await policies.clearnet.resolve('x@a.example');
     assert.ok(downgraded.kind === 'none' && downgraded.reason === 'onion-unreachable');
   });
+
+  it('the synchronous peek path gets the same policy', async () => {
+    const t = setup({ failuresBeforeUnreachable: 1 }, () => false);
+    const peeking = { resolve: () => Promise.resolve(route), peek: (): Decision => route };
+    const defer = withHealthPolicy(peeking, t.health, 'defer', silentLogger());
+    assert.equal(defer.peek?.('x@a.example')?.kind, 'route');
+    await t.health.tick();
+    const d = defer.peek?.('x@a.example');
+    assert.ok(d?.kind === 'tempfail' && d.reason === 'onion-unreachable');
+    assert.ok(!('peek' in withHealthPolicy(resolver, t.health, 'defer', silentLogger())), 'no peek to pass on');
+  });
 });

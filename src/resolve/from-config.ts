@@ -86,13 +86,18 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
     });
   }
   const onCacheLookup = hooks.onCacheLookup;
+  // A hit is counted where the cache answers; a miss only where a lookup really starts, so a
+  // synchronous peek followed by the asynchronous resolve of the same recipient counts once.
   const srvSource = srv === undefined || onCacheLookup === undefined ? srv : {
     cached: (domain: string) => {
       const hit = srv.cached(domain);
-      onCacheLookup(hit !== undefined);
+      if (hit !== undefined) onCacheLookup(true);
       return hit;
     },
-    lookup: srv.lookup.bind(srv),
+    lookup: (domain: string, signal?: AbortSignal) => {
+      onCacheLookup(false);
+      return srv.lookup(domain, signal);
+    },
   };
   const resolver = new Resolver({
     operatorMaps,

@@ -1,11 +1,10 @@
 // Lookup servers: listeners (TCP and unix sockets, Postfix or Sendmail listen specs), connection
 // limits and close. Each connection runs its requests one at a time in arrival order (pipelined
 // requests are answered in order), so a slow DNS answer never reorders replies.
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { formatListenTarget, listenTarget } from '../net/listen-spec.ts';
-import { applySocketAccess, clearStaleSocket, removeSocket } from '../milter/unix-socket.ts';
+import { Listener, closeGracefully, type ListenAddress } from '../net/listeners.ts';
 import type { LookupAnswerer } from './answerer.ts';
 import { createProtocolHandler, type FeedResult, type LookupProtocol, type ProtocolHandler, type ReplyJob } from './protocols.ts';
 
@@ -42,7 +41,7 @@ export function createLookupServer(options: LookupServerOptions): LookupServer {
 class LookupServerImpl implements LookupServer {
   readonly #o: LookupServerOptions;
   readonly #log: Logger;
-  readonly #listeners: { server: Server; path: string | undefined }[] = [];
+  readonly #listeners: Listener[] = [];
   readonly #connections = new Set<LookupConnection>();
   #closing: Promise<void> | undefined;
 
@@ -59,61 +58,27 @@ class LookupServerImpl implements LookupServer {
     return this.#connections.size;
   }
 
-  async listen(spec: string): Promise<{ spec: string; port?: number; path?: string }> {
+  async listen(spec: string): Promise<ListenAddress> {
     if (this.#closing !== undefined) throw new ConfigError('listen', 'lookup server is closing');
-    const target = listenTarget(spec, `lookup ${this.#o.protocol}`);
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      this.#accept(socket);
+    const listener = await Listener.open(spec, {
+      where: `lookup ${this.#o.protocol}`,
+      socketMode: this.#o.socketMode,
+      socketGroup: this.#o.socketGroup,
+      onConnection: (socket) => {
+        this.#accept(socket);
+      },
+      onError: (err) => {
+        this.#log.error({ err }, 'lookup listener error');
+      },
     });
-    server.on('error', (err) => {
-      this.#log.error({ err }, 'lookup listener error');
-    });
-    if (target.kind === 'unix') await clearStaleSocket(target.path, `lookup ${this.#o.protocol}`);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const done = (): void => {
-        server.off('error', reject);
-        resolve();
-      };
-      if (target.kind === 'unix') server.listen(target.path, done);
-      else server.listen(target.port, target.host, done);
-    });
-    let address: { spec: string; port?: number; path?: string };
-    if (target.kind === 'unix') {
-      this.#listeners.push({ server, path: target.path });
-      await applySocketAccess(target.path, this.#o.socketMode, this.#o.socketGroup);
-      address = { spec: formatListenTarget(target), path: target.path };
-    } else {
-      this.#listeners.push({ server, path: undefined });
-      const a = server.address();
-      const port = typeof a === 'object' && a !== null ? a.port : target.port;
-      address = { spec: formatListenTarget({ ...target, port }), port };
-    }
-    this.#log.info({ listen: address.spec }, 'lookup server listening');
-    return address;
+    this.#listeners.push(listener);
+    this.#log.info({ listen: listener.address.spec }, 'lookup server listening');
+    return listener.address;
   }
 
   close(graceMs = 5000): Promise<void> {
-    this.#closing ??= this.#close(graceMs);
+    this.#closing ??= closeGracefully(this.#listeners, this.#connections, graceMs);
     return this.#closing;
-  }
-
-  async #close(graceMs: number): Promise<void> {
-    const stopped = Promise.all(this.#listeners.map(({ server }) => new Promise<void>((resolve) => {
-            server.close(() => {
-              resolve();
-            });
-          })));
-    const open = [...this.#connections];
-    for (const c of open) c.drain();
-    const force = setTimeout(() => {
-      for (const c of this.#connections) c.destroy();
-    }, graceMs);
-    force.unref();
-    await Promise.all(open.map((c) => c.done));
-    clearTimeout(force);
-    await stopped;
-    await Promise.all(this.#listeners.flatMap(({ path }) => (path === undefined ? [] : [removeSocket(path)])));
   }
 
   #accept(socket: Socket): void {

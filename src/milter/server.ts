@@ -1,15 +1,16 @@
 // The milter server: listeners, connection tracking and limits, graceful close. Protocol work
 // lives in the session; socket work for one connection in MilterConnection.
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { formatListenTarget, listenTarget } from '../net/listen-spec.ts';
 import { MilterConnection } from './connection.ts';
 import type { HookFailurePolicy, MilterErrorKind } from './hook-call.ts';
 import { MilterSession } from './session.ts';
 import type { FilterSpec } from './types.ts';
-import { applySocketAccess, clearStaleSocket, removeSocket } from './unix-socket.ts';
+import { Listener, closeGracefully, type ListenAddress } from '../net/listeners.ts';
+
+export type { ListenAddress } from '../net/listeners.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire/constants.ts';
 
 export interface MilterServerOptions {
@@ -37,13 +38,6 @@ export interface MilterServerOptions {
   readonly onError?: (kind: MilterErrorKind) => void;
 }
 
-export interface ListenAddress {
-  /** Canonical spec: `inet:127.0.0.1:40123`, `inet:[::1]:40123` or `unix:/path`. */
-  readonly spec: string;
-  readonly port?: number;
-  readonly path?: string;
-}
-
 export interface MilterServer {
   /** Listens on a Postfix or Sendmail style spec; may be called for several addresses. */
   listen(spec: string): Promise<ListenAddress>;
@@ -64,7 +58,7 @@ export function createMilterServer(options: MilterServerOptions): MilterServer {
 class MilterServerImpl implements MilterServer {
   readonly #o: MilterServerOptions;
   readonly #log: Logger;
-  readonly #listeners: { server: Server; path: string | undefined }[] = [];
+  readonly #listeners: Listener[] = [];
   readonly #connections = new Set<MilterConnection>();
   #counter = 0;
   #closing: Promise<void> | undefined;
@@ -80,36 +74,20 @@ class MilterServerImpl implements MilterServer {
 
   async listen(spec: string): Promise<ListenAddress> {
     if (this.#closing !== undefined) throw new ConfigError('listen', 'server is closing');
-    const target = listenTarget(spec);
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      this.#accept(socket);
+    const listener = await Listener.open(spec, {
+      where: 'listen',
+      socketMode: this.#o.socketMode,
+      socketGroup: this.#o.socketGroup,
+      onConnection: (socket) => {
+        this.#accept(socket);
+      },
+      onError: (err) => {
+        this.#log.error({ err }, 'milter listener error');
+      },
     });
-    server.on('error', (err) => {
-      this.#log.error({ err }, 'milter listener error');
-    });
-    if (target.kind === 'unix') await clearStaleSocket(target.path);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const done = (): void => {
-        server.off('error', reject);
-        resolve();
-      };
-      if (target.kind === 'unix') server.listen(target.path, done);
-      else server.listen(target.port, target.host, done);
-    });
-    let address: ListenAddress;
-    if (target.kind === 'unix') {
-      this.#listeners.push({ server, path: target.path });
-      await applySocketAccess(target.path, this.#o.socketMode, this.#o.socketGroup);
-      address = { spec: formatListenTarget(target), path: target.path };
-    } else {
-      this.#listeners.push({ server, path: undefined });
-      const a = server.address();
-      const port = typeof a === 'object' && a !== null ? a.port : target.port;
-      address = { spec: formatListenTarget({ ...target, port }), port };
-    }
-    this.#log.info({ listen: address.spec }, 'milter listening');
-    return address;
+    this.#listeners.push(listener);
+    this.#log.info({ listen: listener.address.spec }, 'milter listening');
+    return listener.address;
   }
 
   close(graceMs = 10_000): Promise<void> {
@@ -118,26 +96,7 @@ class MilterServerImpl implements MilterServer {
   }
 
   async #close(graceMs: number): Promise<void> {
-    const stopped = Promise.all(
-      this.#listeners.map(
-        ({ server }) =>
-          new Promise<void>((resolve) => {
-            server.close(() => {
-              resolve();
-            });
-          }),
-      ),
-    );
-    const open = [...this.#connections];
-    for (const c of open) c.drain();
-    const force = setTimeout(() => {
-      for (const c of this.#connections) c.destroy();
-    }, graceMs);
-    force.unref();
-    await Promise.all(open.map((c) => c.done));
-    clearTimeout(force);
-    await stopped;
-    await Promise.all(this.#listeners.flatMap(({ path }) => (path === undefined ? [] : [removeSocket(path)])));
+    await closeGracefully(this.#listeners, this.#connections, graceMs);
     this.#log.info('milter server closed');
   }
 

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { EX_CONFIG, EX_OK, EX_SOFTWARE, UsageError } from './exit.ts';
 import { loadConfigArg } from './config-arg.ts';
-import { createLogger } from '../log.ts';
+import { createDaemonLogger } from '../log.ts';
 import { Daemon } from '../daemon/daemon.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -35,11 +35,13 @@ export async function runServe(args: readonly string[]): Promise<number> {
     for (const m of loaded.messages) process.stderr.write(m + '\n');
     return EX_CONFIG;
   }
-  const log = createLogger({ level: loaded.config.log.level });
+  const logger = createDaemonLogger(loaded.config.log.level);
+  const log = logger.log;
   // Last resort: every socket and hook has its own error handling; anything reaching here is a bug.
   // Exit so that the service manager restarts a clean process (Postfix meanwhile tempfails).
   const fatal = (err: unknown): void => {
     log.fatal({ err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, 'uncaught error: exiting');
+    logger.flushSync();
     process.stderr.write(`onionmx-milter: fatal: ${errorMessage(err)}\n`);
     process.exit(EX_SOFTWARE);
   };
@@ -50,6 +52,7 @@ export async function runServe(args: readonly string[]): Promise<number> {
     await daemon.start();
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, 'cannot start');
+    logger.close();
     process.stderr.write(`onionmx-milter: ${errorMessage(err)}\n`);
     return EX_CONFIG;
   }
@@ -58,6 +61,7 @@ export async function runServe(args: readonly string[]): Promise<number> {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
         log.fatal({ signal }, 'second signal: exiting now');
+        logger.flushSync();
         process.exit(EX_SOFTWARE);
       }
       stopping = true;
@@ -65,10 +69,12 @@ export async function runServe(args: readonly string[]): Promise<number> {
       daemon.close(graceMs).then(
         () => {
           log.info('stopped');
+          logger.close();
           resolve(EX_OK);
         },
         (err: unknown) => {
           log.error({ err: errorMessage(err) }, 'close failed');
+          logger.close();
           resolve(EX_SOFTWARE);
         },
       );

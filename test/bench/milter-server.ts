@@ -8,9 +8,8 @@
 // building the daemon's log lines is in the figures and the cost of the log's reader is not.
 // Prints `ready <listen spec>` (with the real port) once it listens; exits on SIGTERM/SIGINT. A
 // routing filter that sent DNS queries during the run (a cold cache) says so on stderr at exit.
-import { pino } from 'pino';
 import { parseArgs } from 'node:util';
-import { createLogger, silentLogger, type Logger } from '../../src/log.ts';
+import { createDaemonLogger, silentLogger, type Logger } from '../../src/log.ts';
 import { createMilterServer } from '../../src/milter/server.ts';
 import type { FilterSpec } from '../../src/milter/types.ts';
 import { benchFilter, BENCH_MODES, isBenchMode } from './milter-bench-filter.ts';
@@ -37,10 +36,8 @@ async function main(): Promise<void> {
   let logger: Logger | undefined;
   let routing: RoutingFilter | undefined;
   if (values.mode === 'routing') {
-    // The daemon logs to stdout through pino's default SonicBoom (asynchronous writes); the same
-    // kind of stream here, on /dev/null. SonicBoom is not typed as a Node stream, though pino takes it.
-    const devNull = pino.destination({ dest: '/dev/null', sync: false }) as unknown as NodeJS.WritableStream;
-    logger = createLogger({ level, destination: devNull });
+    // The daemon's own logger (batched JSON lines), writing to /dev/null instead of stdout.
+    logger = createDaemonLogger(level, '/dev/null').log;
     if (values.routing === undefined) {
       filter = plainRoutingEventsFilter();
     } else {

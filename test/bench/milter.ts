@@ -13,7 +13,6 @@
 // --profile DIR runs our filter's process under `node --cpu-prof`, one .cpuprofile per cell in DIR.
 // --node-flags passes V8/Node flags to our filter's process (space-separated), for experiments.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +24,7 @@ import { BENCH_MODES } from './milter-bench-filter.ts';
 import { PLAIN_SCENARIO, runLoad, type Scenario } from './milter-load.ts';
 import { PLAIN_ROUTING_EVENTS_SCENARIO, ROUTING_SCENARIOS, type RoutingVariant } from './milter-routing-setup.ts';
 import { processCpuMs } from './proc-cpu.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const TRANSPORTS = ['unix', 'tcp'] as const;
 type Transport = (typeof TRANSPORTS)[number];
@@ -134,19 +134,6 @@ function parseOptions(argv: readonly string[]): Options {
 }
 
 /** A free loopback TCP port for the C filter, which cannot report the port it bound. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
 
 interface StartedFilter {
   readonly pid: number;

@@ -17,13 +17,16 @@ import { createSocket, type Socket } from 'node:dgram';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostfix, type PostfixInstance } from '../helpers/postfix.ts';
 import { killAllChildren, startChild, stopChild } from './child-process.ts';
 import { startSmtpSink, type SmtpSink } from './postfix-sink.ts';
+import { freePort } from '../helpers/ports.ts';
+import { atProcessEnd } from '../helpers/process-end.ts';
+export { freePort };
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -76,7 +79,7 @@ export interface PostfixRig {
 
 const running = new Set<ChildProcess>();
 const leftovers = new Set<string>();
-let hooksInstalled = false;
+let hookRegistered = false;
 
 export async function startRig(programs: RigPrograms, options: RigOptions = {}): Promise<PostfixRig> {
   installHooks();
@@ -293,19 +296,6 @@ function silentDnsServer(): Promise<{ socket: Socket; port: number; queries: () 
 }
 
 /** A port that was free a moment ago (bound to port 0 and closed); the caller binds it soon after. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = address !== null && typeof address !== 'string' ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 function track(child: ChildProcess): void {
   running.add(child);
@@ -313,17 +303,9 @@ function track(child: ChildProcess): void {
 }
 
 function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', killEverything);
-  // Death by signal emits no 'exit': clean up, then die of the signal (the Postfix harness has the
-  // same hook for its instances).
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killEverything();
-      process.kill(process.pid, signal);
-    });
-  }
+  if (hookRegistered) return;
+  hookRegistered = true;
+  atProcessEnd(killEverything);
 }
 
 function killEverything(): void {

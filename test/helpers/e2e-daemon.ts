@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { CLI } from '../cli/cli-helpers.ts';
-import { atProcessEnd } from './e2e-cleanup.ts';
+import { atProcessEnd } from './process-end.ts';
 
 export const EXAMPLE_CONFIG = fileURLToPath(new URL('../../../examples/config.yml', import.meta.url));
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'dns-packet';
 import { findProgram } from './system.ts';
-import { atProcessEnd, removeAtProcessEnd } from './e2e-cleanup.ts';
+import { atProcessEnd, removeAtProcessEnd } from './process-end.ts';
 
 export interface NsdZone {
   /** The apex, e.g. `onionmx.example`. */

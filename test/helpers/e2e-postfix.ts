@@ -18,14 +18,14 @@
 // Everything else (relayhost, default_transport, ...) is the caller's test setup, via `mainCf`.
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startPostfix, type PostfixInstance } from './postfix.ts';
-import { findProgram } from './system.ts';
-import { removeAtProcessEnd } from './e2e-cleanup.ts';
+import { requireProgram } from './system.ts';
+import { removeAtProcessEnd } from './process-end.ts';
+import { freePort } from './ports.ts';
 
 const run = promisify(execFile);
 
@@ -74,7 +74,7 @@ export async function startOnionPostfix(options: OnionPostfixOptions): Promise<O
   };
   try {
     await chmod(libexec, 0o755);
-    const systemDaemons = (await run(requireProgram('postconf'), ['-dh', 'daemon_directory'])).stdout.trim();
+    const systemDaemons = (await run(requireProgram('postconf', 'e2e postfix'), ['-dh', 'daemon_directory'])).stdout.trim();
     for (const name of await readdir(systemDaemons)) {
       const from = join(systemDaemons, name);
       await copyFile(from, join(libexec, name));
@@ -84,7 +84,7 @@ export async function startOnionPostfix(options: OnionPostfixOptions): Promise<O
     await chmod(join(libexec, 'smtp_tor'), 0o755);
     const torsocksConf = join(libexec, 'torsocks.conf');
     await writeFile(torsocksConf, `TorAddress 127.0.0.1\nTorPort ${options.torPort}\nOnionAddrRange 127.42.42.0/24\n`, { mode: 0o644 });
-    const importEnvironment = (await run(requireProgram('postconf'), ['-dh', 'import_environment'])).stdout.trim();
+    const importEnvironment = (await run(requireProgram('postconf', 'e2e postfix'), ['-dh', 'import_environment'])).stdout.trim();
 
     const pf = await startPostfix({
       chroot: true,
@@ -168,22 +168,4 @@ function parentOf(path: string): string {
   return slash < 0 ? '.' : path.slice(0, slash);
 }
 
-function requireProgram(name: string): string {
-  const path = findProgram(name);
-  if (path === undefined) throw new Error(`e2e postfix: program not found: ${name}`);
-  return path;
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = address !== null && typeof address !== 'string' ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}

@@ -13,11 +13,12 @@
 //   names a test server: inside startNetnsWorker (netns.ts).
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { EXIM_USER } from './exim-install.ts';
+import { freePort } from './ports.ts';
+export { freePort };
 
 export interface EximOptions {
   readonly binary: string;
@@ -50,17 +51,6 @@ export interface EximInstance {
   stop(): Promise<void>;
 }
 
-export async function freePort(address = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, address, resolve);
-  });
-  const a = server.address();
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
-  if (a === null || typeof a === 'string') throw new Error('no port');
-  return a.port;
-}
 
 export async function startExim(options: EximOptions): Promise<EximInstance> {
   const root = mkdtempSync(join(tmpdir(), 'onionmx-exim-'));

@@ -53,10 +53,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findProgram } from './system.ts';
+import { requireProgram } from './system.ts';
+import { freePort } from './ports.ts';
+import { atProcessEnd } from './process-end.ts';
 
 export interface PostfixOptions {
   /** Extra or overriding main.cf parameters. */
@@ -113,14 +114,14 @@ const STOP_TIMEOUT_MS = 10_000;
 
 const running = new Set<number>();
 const leftovers = new Set<string>();
-let exitHookInstalled = false;
+let hookRegistered = false;
 
 export async function startPostfix(options: PostfixOptions = {}): Promise<PostfixInstance> {
   const programs = {
-    postfix: requireProgram('postfix'),
-    postconf: requireProgram('postconf'),
-    postqueue: requireProgram('postqueue'),
-    sendmail: requireProgram('sendmail'),
+    postfix: requireProgram('postfix', 'postfix harness'),
+    postconf: requireProgram('postconf', 'postfix harness'),
+    postqueue: requireProgram('postqueue', 'postfix harness'),
+    sendmail: requireProgram('sendmail', 'postfix harness'),
   };
   installExitHook();
   const root = await mkdtemp(join(tmpdir(), 'onionmx-postfix-'));
@@ -322,25 +323,7 @@ function parseQueue(stdout: string): QueueEntry[] {
     });
 }
 
-function requireProgram(name: string): string {
-  const path = findProgram(name);
-  if (path === undefined) throw new Error(`postfix harness: program not found: ${name}`);
-  return path;
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = address !== null && typeof address !== 'string' ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 /** Polls `probe` until it returns a value, or gives up after the bound and returns undefined. */
 async function pollUntil<T>(probe: () => Promise<T | undefined>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T | undefined> {
@@ -385,16 +368,9 @@ export function liveProcessesInGroup(pgid: number): number {
 }
 
 function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', killEverything);
-  // A test run interrupted by a signal does not emit 'exit': clean up, then die of the signal.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killEverything();
-      process.kill(process.pid, signal);
-    });
-  }
+  if (hookRegistered) return;
+  hookRegistered = true;
+  atProcessEnd(killEverything);
 }
 
 function killEverything(): void {

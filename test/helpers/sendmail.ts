@@ -15,7 +15,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './exim.ts';
+import { freePort } from './ports.ts';
 import type { SendmailInstall } from './sendmail-install.ts';
 
 export interface SendmailOptions {

@@ -24,6 +24,13 @@ function canRun(path: string): boolean {
   }
 }
 
+/** The path of a program the caller cannot do without; `who` names the caller in the error. */
+export function requireProgram(name: string, who: string): string {
+  const path = findProgram(name);
+  if (path === undefined) throw new Error(`${who}: program not found: ${name}`);
+  return path;
+}
+
 export const systemRequired = process.env['ONIONMX_REQUIRE_SYSTEM'] === '1';
 
 /**

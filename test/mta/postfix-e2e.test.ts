@@ -28,7 +28,7 @@ import { openSmtp, sendSmtp, type TransactionResult } from '../helpers/smtp-clie
 import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 import { startFakeTor, type FakeTor } from '../helpers/fake-tor.ts';
 import { startNsd, type Nsd } from '../helpers/e2e-nsd.ts';
-import { removeAtProcessEnd } from '../helpers/e2e-cleanup.ts';
+import { removeAtProcessEnd } from '../helpers/process-end.ts';
 import { startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
 import { exampleConfig, startDaemon, type DaemonProcess, type LogLine } from '../helpers/e2e-daemon.ts';
 import { onionFromPublicKey } from '../../src/resolve/onion.ts';

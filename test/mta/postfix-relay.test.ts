@@ -4,13 +4,13 @@
 // to our sink, which must stay empty: the audit never sends DATA.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { needPrograms, needRoot } from '../helpers/system.ts';
 import { startPostfix, sinkNexthop, type PostfixInstance } from '../helpers/postfix.ts';
 import { startSink, type Sink } from '../helpers/smtp-sink.ts';
 import { runCli } from '../cli/cli-helpers.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const skip = needRoot() || needPrograms('postfix', 'postconf', 'postqueue', 'sendmail');
 
@@ -22,14 +22,6 @@ interface Report {
   transcript: { direction: string; text: string }[];
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** The onion-facing smtpd service of examples/postfix/master.cf, moved to `port`. */
 function exampleOnionSmtpd(port: number): string {

@@ -1,7 +1,7 @@
-// Last-resort cleanup for the end-to-end helpers: synchronous actions (kill a process group, remove
+// Last-resort cleanup for test harnesses: synchronous actions (kill a process group, remove
 // a temp dir) run when the test process exits or is killed by SIGINT/SIGTERM/SIGHUP without having
 // cleaned up itself. A signal does not emit 'exit', so the handler cleans up and then dies of the
-// signal again, as the Postfix harness does.
+// signal again. Used by the Postfix, end-to-end and bench harnesses.
 import { rmSync } from 'node:fs';
 
 const actions = new Set<() => void>();

@@ -1,4 +1,6 @@
+import { openSync } from 'node:fs';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { LineBatcher } from './log-batch.ts';
 
 export type { Logger };
 
@@ -8,9 +10,24 @@ export interface LoggerOptions {
   readonly destination?: NodeJS.WritableStream;
 }
 
+/**
+ * pino's isoTime formats a Date for every line; lines within the same millisecond share one
+ * string here (a daemon under load writes several per millisecond).
+ */
+let lastTimeMs = -1;
+let lastTimeField = '';
+function isoTimeField(): string {
+  const now = Date.now();
+  if (now !== lastTimeMs) {
+    lastTimeMs = now;
+    lastTimeField = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTimeField;
+}
+
 const OPTIONS = {
   base: { name: 'onionmx-milter' },
-  timestamp: pino.stdTimeFunctions.isoTime,
+  timestamp: isoTimeField,
   formatters: { level: (label: string) => ({ level: label }) },
 };
 
@@ -28,30 +45,36 @@ export interface DaemonLogger {
   close(): void;
 }
 
-/** Bytes buffered before a write, and the longest a line waits when traffic is light. */
-const BUFFER_BYTES = 4096;
+/** Characters collected before a write, and the longest a line waits when traffic is light. */
+const BATCH_CHARS = 4096;
 const FLUSH_INTERVAL_MS = 200;
+/** What SonicBoom may hold while the reader (journald, a pipe) does not keep up; beyond it lines are dropped, not the process. */
+const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
 
 /**
- * The daemon's logger: the same JSON lines, written in batches. One write system call per line
- * was a tenth of the milter's CPU under load (one info line per message); batching up to 4 KiB,
- * with a flush every 200 ms, keeps lines in order and at most that late.
+ * The daemon's logger: the same JSON lines, written in batches of up to 4 KiB, with a flush every
+ * 200 ms, so lines stay in order and are at most that late. One write system call per line was a
+ * tenth of the milter's CPU under load (one info line per message).
  */
 export function createDaemonLogger(level: LevelWithSilent, dest: number | string = 1): DaemonLogger {
-  const stream = pino.destination({ dest, minLength: BUFFER_BYTES, sync: false });
+  // A path is opened here, not by SonicBoom in the background, so that lines logged before a quick
+  // exit are not lost to a file that was not open yet.
+  const fd = typeof dest === 'number' ? dest : openSync(dest, 'a', 0o640);
+  const stream = pino.destination({ fd, sync: false, maxLength: MAX_BACKLOG_BYTES });
+  const batcher = new LineBatcher(stream, BATCH_CHARS);
   const timer = setInterval(() => {
-    stream.flush();
+    batcher.flush();
   }, FLUSH_INTERVAL_MS);
   timer.unref();
   const flushSync = (): void => {
     try {
-      stream.flushSync();
+      batcher.flushSync();
     } catch {
       // not ready yet (nothing written) or already closed: nothing to flush
     }
   };
   return {
-    log: pino({ ...OPTIONS, level }, stream),
+    log: pino({ ...OPTIONS, level }, batcher),
     flushSync,
     close: () => {
       clearInterval(timer);

@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Decision } from '../resolve/types.ts';
 import type { EndOfMessageContext, FilterHandler, FilterSpec, SessionContext, Verdict } from '../milter/types.ts';
 import { Verdicts } from '../milter/types.ts';
-import { TransactionRoutes, settleMessage, type MixedRoutes } from './transaction.ts';
+import { TransactionRoutes, settleMessage, type Admission, type MixedRoutes } from './transaction.ts';
 import { domainListValue, postfixValue, templateValue, type HeaderFormatSpec } from './header-value.ts';
 
 /** The resolver surface the filter needs. */
@@ -49,18 +49,14 @@ export function createRoutingFilter(options: RoutingFilterOptions): FilterSpec {
   };
 }
 
-interface Timed {
-  readonly decision: Decision;
-  readonly ms: number;
-}
-
 class RoutingHandler implements FilterHandler {
   readonly #o: RoutingFilterOptions;
   readonly #s: RoutingSettings;
   readonly #mailers: ReadonlySet<string>;
   readonly #headerLower: string;
   #tx: TransactionRoutes;
-  #timings: Timed[] = [];
+  /** Per recipient, in RCPT order: how long its DNS lookup was waited for (undefined: answered without I/O). */
+  #waitedMs: (number | undefined)[] = [];
   #incomingHeaders = 0;
 
   constructor(options: RoutingFilterOptions, settings: RoutingSettings, _log: Logger) {
@@ -81,13 +77,16 @@ class RoutingHandler implements FilterHandler {
     return undefined;
   }
 
-  abort(): void {
+  abort(ctx: SessionContext): void {
+    // Deferred recipients are logged with their message; a transaction that ends without one
+    // (RSET, QUIT) still says what it deferred.
+    if (this.#tx.deferredCount > 0) ctx.log.info(this.#summary('default'), 'transaction ended before end of message; deferred recipients were refused');
     this.#reset();
   }
 
   #reset(): void {
     this.#tx = this.#newTransaction();
-    this.#timings = [];
+    this.#waitedMs = [];
     this.#incomingHeaders = 0;
   }
 
@@ -96,20 +95,19 @@ class RoutingHandler implements FilterHandler {
     // Without the macro (an MTA configured not to send it) every recipient is a candidate: looking
     // one up too many is safe, rerouting local delivery is not possible through FILTER anyway.
     const candidate = mailer === undefined || this.#mailers.has(mailer);
-    const started = performance.now();
     if (!candidate) {
       const local: Decision = { kind: 'none', domain: domainOf(recipient.address), reason: 'local-domain', detail: `delivered by ${mailer}`, ttl: 0 };
-      return this.#admit(ctx, recipient.address, local, false, started);
+      return this.#admit(ctx, recipient.address, local, false, undefined);
     }
     const known = this.#s.resolver.peek?.(recipient.address);
-    if (known !== undefined) return this.#admit(ctx, recipient.address, known, true, started);
-    return this.#s.resolver.resolve(recipient.address, ctx.signal).then((d) => this.#admit(ctx, recipient.address, d, true, started));
+    if (known !== undefined) return this.#admit(ctx, recipient.address, known, true, undefined);
+    const started = performance.now();
+    return this.#s.resolver.resolve(recipient.address, ctx.signal).then((d) => this.#admit(ctx, recipient.address, d, true, performance.now() - started));
   }
 
-  #admit(ctx: SessionContext, address: string, decision: Decision, candidate: boolean, started: number): Verdict {
-    const ms = performance.now() - started;
-    this.#timings.push({ decision, ms });
-    this.#o.onDecision?.(decision, ms);
+  #admit(ctx: SessionContext, address: string, decision: Decision, candidate: boolean, waitedMs: number | undefined): Verdict {
+    this.#waitedMs.push(waitedMs);
+    this.#o.onDecision?.(decision, waitedMs ?? 0);
     const admission = this.#tx.admit(decision, candidate);
     const log = ctx.log;
     switch (admission.kind) {
@@ -117,7 +115,7 @@ class RoutingHandler implements FilterHandler {
         log.debug({ rcpt: address, decision }, 'recipient decided');
         return Verdicts.continue;
       case 'defer':
-        log.info({ domain: decision.domain, route: routeText(decision), fixed: admission.fixedClass }, 'recipient deferred: different route than the first recipient');
+        log.debug({ rcpt: address, route: routeText(decision), fixed: admission.fixedClass }, 'recipient deferred: different route than the first recipient');
         return Verdicts.reply(452, '4.5.3', `Recipient has a different delivery route than the other recipients; it will be delivered separately, try again later`);
       case 'tempfail': {
         const detail = decision.kind === 'tempfail' ? `${decision.reason}${decision.detail === undefined ? '' : `: ${decision.detail}`}` : 'lookup failed';
@@ -141,35 +139,34 @@ class RoutingHandler implements FilterHandler {
     // Incoming copies go first, highest index first, so earlier indices stay valid.
     for (let i = this.#incomingHeaders; i >= 1; i--) ctx.deleteHeader(this.#s.headerName, i);
     const settled = settleMessage(this.#tx, this.#s.header.format === 'domain-list');
-    const summary = this.#summary();
     const log = ctx.log;
     let verdict: Verdict = Verdicts.continue;
     switch (settled.kind) {
       case 'none':
-        log.info({ ...summary, route: 'default' }, 'message routed');
+        log.info(this.#summary('default'), 'message routed');
         break;
       case 'one': {
         const h = this.#s.header;
         const value = h.format === 'template' ? templateValue(h.template, h.transport, settled.route) : postfixValue(h.format === 'postfix' ? h.transport : '', settled.route);
         ctx.addHeader(this.#s.headerName, value);
-        log.info({ ...summary, route: value }, 'message routed');
+        log.info(this.#summary(value), 'message routed');
         break;
       }
       case 'per-domain': {
         const value = domainListValue(settled.routes);
         ctx.addHeader(this.#s.headerName, value);
-        log.info({ ...summary, route: value }, 'message routed');
+        log.info(this.#summary(value), 'message routed');
         break;
       }
       case 'mixed-untagged':
-        log.warn({ ...summary, classes: settled.classes }, 'message has recipients on different routes and cannot be split: delivered without a route header');
+        log.warn({ ...this.#summary('default'), classes: settled.classes }, 'message has recipients on different routes and cannot be split: delivered without a route header');
         break;
       case 'tempfail':
-        log.warn({ ...summary, failed: settled.domains }, 'message deferred: onion route lookup failed');
+        log.warn({ ...this.#summary('default'), failed: settled.domains }, 'message deferred: onion route lookup failed');
         verdict = Verdicts.reply(451, '4.4.3', `Onion route lookup failed temporarily for ${settled.domains.map(sanitize).join(', ')}; try again later`);
         break;
       case 'reject':
-        log.info({ ...summary, rejected: settled.domains }, 'message rejected: invalid onion recipient');
+        log.info({ ...this.#summary('default'), rejected: settled.domains }, 'message rejected: invalid onion recipient');
         verdict = Verdicts.reply(550, '5.1.2', `Bad destination ${settled.domains.map(sanitize).join(', ')}: ${sanitize(settled.reason)}`);
         break;
     }
@@ -177,20 +174,48 @@ class RoutingHandler implements FilterHandler {
     return verdict;
   }
 
-  #summary(): Record<string, unknown> {
-    const accepted = this.#tx.accepted();
-    return {
-      recipients: accepted.length,
-      deferred: this.#tx.deferredCount,
-      incomingHeadersRemoved: this.#incomingHeaders,
-      decisions: this.#timings.map((t) => ({
-        domain: t.decision.domain,
-        kind: t.decision.kind,
-        ...(t.decision.kind === 'route' ? { onion: t.decision.onion, source: t.decision.source, dnssec: t.decision.dnssec } : { reason: t.decision.reason }),
-        ms: Math.round(t.ms * 100) / 100,
-      })),
-    };
+  /**
+   * The fields of the per-message line. Each recipient's decision is one short string (see
+   * decisionText): under load this line is most of what routing costs, and strings serialise at
+   * half the cost of an object per recipient.
+   */
+  #summary(route: string): { route: string; recipients: number; deferred: number; incomingHeadersRemoved: number; decisions: string[] } {
+    const records = this.#tx.recipients;
+    const decisions = new Array<string>(records.length);
+    let accepted = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      if (r === undefined) continue;
+      if (r.admission === 'accept') accepted++;
+      decisions[i] = decisionText(r.decision, r.admission, this.#waitedMs[i]);
+    }
+    return { route, recipients: accepted, deferred: this.#tx.deferredCount, incomingHeadersRemoved: this.#incomingHeaders, decisions };
   }
+}
+
+const REFUSED: Readonly<Record<Admission['kind'], string>> = { accept: '', defer: ' deferred', tempfail: ' tempfailed', reject: ' rejected' };
+
+/**
+ * `<domain> route <source>[ dnssec] <onion>:<port>`, `<domain> none <reason>`, `<domain> tempfail
+ * <reason>` or `<domain> reject`, then ` <n>ms` when a DNS lookup was waited for and what the
+ * recipient was answered when it was not accepted.
+ */
+export function decisionText(d: Decision, admission: Admission['kind'], waitedMs: number | undefined): string {
+  let text: string;
+  switch (d.kind) {
+    case 'route':
+      text = `${d.domain} route ${d.source}${d.dnssec ? ' dnssec' : ''} ${d.onion}:${d.port}`;
+      break;
+    case 'none':
+    case 'tempfail':
+      text = `${d.domain} ${d.kind} ${d.reason}`;
+      break;
+    case 'reject':
+      text = `${d.domain} reject`;
+      break;
+  }
+  if (waitedMs !== undefined) text += ` ${waitedMs.toFixed(1)}ms`;
+  return text + REFUSED[admission];
 }
 
 function domainOf(address: string): string {

@@ -18,7 +18,8 @@ export type StaticLookup =
   | { readonly kind: 'none' };
 
 export interface StaticSource {
-  lookup(domain: string): StaticLookup;
+  /** The domain is already normalised (lower-case A-labels, no trailing dot). */
+  lookupNormalised(domain: string): StaticLookup;
 }
 
 /** What DNS said about `_onion-mx._tcp.<domain>`, already filtered to valid v3 targets and ordered. */
@@ -120,7 +121,7 @@ export class Resolver {
     }
     if (this.#local.has(domain)) return { kind: 'none', domain, reason: 'local-domain', ttl: this.#staticTtl };
     if (this.#ignore.has(domain)) return { kind: 'none', domain, reason: 'ignored-domain', ttl: this.#staticTtl };
-    const pinned = this.#o.operatorMaps.lookup(domain);
+    const pinned = this.#o.operatorMaps.lookupNormalised(domain);
     if (pinned.kind === 'route') return this.#static(domain, pinned);
     if (pinned.kind === 'conflict') {
       return { kind: 'tempfail', domain, reason: 'conflicting-pins', detail: `pinned to different onions at ${pinned.places.join(' and ')}`, ttl: 0 };
@@ -143,7 +144,7 @@ export class Resolver {
     if (outcome?.kind === 'failure' && this.#o.onLookupFailure !== 'none') {
       return { kind: 'tempfail', domain, reason: outcome.reason, detail: outcome.detail, ttl: ttlOf(outcome.ttlMs) };
     }
-    const bundled = this.#o.bundledMap?.lookup(domain);
+    const bundled = this.#o.bundledMap?.lookupNormalised(domain);
     if (bundled?.kind === 'route') return this.#static(domain, bundled);
     if (bundled?.kind === 'conflict') {
       return { kind: 'tempfail', domain, reason: 'conflicting-pins', detail: `the bundled map pins it to different onions at ${bundled.places.join(' and ')}`, ttl: 0 };

@@ -97,19 +97,35 @@ export type MessageRouting =
   | { readonly kind: 'reject'; readonly domains: readonly string[]; readonly reason: string };
 
 export function settleMessage(t: TransactionRoutes, perRecipient: boolean): MessageRouting {
-  const accepted = t.accepted();
-  const rejected = accepted.filter((r) => r.decision.kind === 'reject');
-  if (rejected.length > 0) {
-    const first = rejected[0]?.decision;
-    return { kind: 'reject', domains: rejected.map((r) => r.decision.domain), reason: first?.kind === 'reject' ? first.reason : 'invalid onion' };
+  // One pass over the recipients (this runs for every message).
+  let rejected: string[] | undefined;
+  let rejectReason: string | undefined;
+  let failed: string[] | undefined;
+  const routes: RouteDecision[] = [];
+  let firstClass: string | undefined;
+  let classes: string[] | undefined;
+  for (const r of t.recipients) {
+    if (r.admission !== 'accept') continue;
+    const d = r.decision;
+    if (d.kind === 'reject') {
+      (rejected ??= []).push(d.domain);
+      rejectReason ??= d.reason;
+      continue;
+    }
+    if (d.kind === 'tempfail') {
+      (failed ??= []).push(d.domain);
+      continue;
+    }
+    if (d.kind === 'route') routes.push(d);
+    const cls = routeClass(d);
+    if (firstClass === undefined) firstClass = cls;
+    else if (cls !== firstClass && !(classes ??= [firstClass]).includes(cls)) classes.push(cls);
   }
-  const failed = accepted.filter((r) => r.decision.kind === 'tempfail');
-  if (failed.length > 0) return { kind: 'tempfail', domains: failed.map((r) => r.decision.domain) };
-  const routes = accepted.map((r) => r.decision).filter((d): d is RouteDecision => d.kind === 'route');
-  if (routes.length === 0) return { kind: 'none' };
-  if (perRecipient) return { kind: 'per-domain', routes };
-  const classes = [...new Set(accepted.map((r) => routeClass(r.decision)))];
-  if (classes.length > 1) return { kind: 'mixed-untagged', classes };
+  if (rejected !== undefined) return { kind: 'reject', domains: rejected, reason: rejectReason ?? 'invalid onion' };
+  if (failed !== undefined) return { kind: 'tempfail', domains: failed };
   const [route] = routes;
-  return route === undefined ? { kind: 'none' } : { kind: 'one', route };
+  if (route === undefined) return { kind: 'none' };
+  if (perRecipient) return { kind: 'per-domain', routes };
+  if (classes !== undefined) return { kind: 'mixed-untagged', classes };
+  return { kind: 'one', route };
 }

@@ -7,7 +7,7 @@ const A = 'aj3nsqqcksrrc5cye5etjsoewz6jrygpekzwoko3q6wyxjlb3dgasfid.onion';
 const B = 'llqiiswupgezsco4ux47cco3bxsaihbss5c3piefv6bhvpgfofyk7kad.onion';
 
 function mapOf(entries: Record<string, StaticLookup>): StaticSource {
-  return { lookup: (d) => entries[d] ?? { kind: 'none' } };
+  return { lookupNormalised: (d) => entries[d] ?? { kind: 'none' } };
 }
 
 function srvOf(answers: Record<string, SrvOutcome>) {

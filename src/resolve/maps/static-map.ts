@@ -106,7 +106,10 @@ class CompiledStaticMap implements StaticMap {
   lookup(domain: string, options?: StaticLookupOptions): StaticLookup {
     const checked = normaliseDomain(domain);
     if (!checked.ok) return NONE;
-    const name = checked.domain;
+    return this.lookupNormalised(checked.domain, options);
+  }
+
+  lookupNormalised(name: string, options?: StaticLookupOptions): StaticLookup {
     const exact = this.#exact.get(name);
     if (exact !== undefined) return exact;
     const parentMatch = options?.parentMatch ?? this.#parentMatch;

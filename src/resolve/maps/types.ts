@@ -111,6 +111,8 @@ export interface StaticMap {
    * normalised first (case, trailing dot, IDN); an invalid domain answers `none`.
    */
   lookup(domain: string, options?: StaticLookupOptions): StaticLookup;
+  /** {@link lookup} for a domain already in normal form (the resolver's hot path: no second check). */
+  lookupNormalised(domain: string, options?: StaticLookupOptions): StaticLookup;
   /** Every entry, sorted by domain. */
   entries(): readonly StaticMapEntry[];
   readonly problems: readonly MapProblem[];

@@ -37,6 +37,9 @@ export interface RoutingFilterOptions {
   readonly onDecision?: (d: Decision, latencyMs: number) => void;
 }
 
+/** One constant object, so that the engine encodes the reply packet once. */
+const DEFERRED = Verdicts.reply(452, '4.5.3', 'Recipient has a different delivery route than the other recipients; it will be delivered separately, try again later');
+
 const RCPT_MACROS = ['i', '{rcpt_addr}', '{rcpt_host}', '{rcpt_mailer}'] as const;
 
 export function createRoutingFilter(options: RoutingFilterOptions): FilterSpec {
@@ -116,7 +119,7 @@ class RoutingHandler implements FilterHandler {
         return Verdicts.continue;
       case 'defer':
         log.debug({ rcpt: address, route: routeText(decision), fixed: admission.fixedClass }, 'recipient deferred: different route than the first recipient');
-        return Verdicts.reply(452, '4.5.3', `Recipient has a different delivery route than the other recipients; it will be delivered separately, try again later`);
+        return DEFERRED;
       case 'tempfail': {
         const detail = decision.kind === 'tempfail' ? `${decision.reason}${decision.detail === undefined ? '' : `: ${decision.detail}`}` : 'lookup failed';
         log.warn({ domain: decision.domain, reason: detail }, 'recipient tempfailed: onion route lookup failed');

@@ -31,10 +31,18 @@ const SIMPLE: Readonly<Record<Exclude<Verdict['kind'], 'reply'>, Buffer>> = {
 };
 
 /** A verdict packet. Throws ProtocolError(MilterBadReply) for a malformed custom reply. */
+/** Reply packets of verdict objects seen before: filters answer with constant verdicts, encoded once. */
+const encodedReplies = new WeakMap<Verdict, Buffer>();
+
 export function encodeVerdict(verdict: Verdict): Buffer {
   if (verdict.kind !== 'reply') return SIMPLE[verdict.kind];
-  const text = formatReplyCode(verdict.code, verdict.enhanced, verdict.text);
-  return new PacketWriter(Reply.replyCode).cstring(text).finish();
+  let packet = encodedReplies.get(verdict);
+  if (packet === undefined) {
+    const text = formatReplyCode(verdict.code, verdict.enhanced, verdict.text);
+    packet = new PacketWriter(Reply.replyCode).cstring(text).finish();
+    encodedReplies.set(verdict, packet);
+  }
+  return packet;
 }
 
 export const PROGRESS_PACKET: Buffer = emptyPacket(Reply.progress);

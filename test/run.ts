@@ -20,7 +20,8 @@ const stream = run({ files, concurrency: 2, timeout: 300_000 });
 stream.on('test:fail', () => {
   failed = true;
 });
-stream.compose(new spec()).pipe(process.stdout);
+// compose() is typed loosely (any) in @types/node; it returns a readable stream of report text.
+(stream.compose(new spec()) as NodeJS.ReadableStream).pipe(process.stdout);
 stream.once('end', () => {
   process.exitCode = failed ? 1 : 0;
 });

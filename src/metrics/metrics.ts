@@ -33,7 +33,7 @@ export class Metrics {
     const registers = [this.registry];
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'onionmx_' });
     this.#decisions = new Counter({ name: 'onionmx_decisions_total', help: 'Routing decisions by outcome (route, none, tempfail, reject), route source and reason', labelNames: ['outcome', 'source', 'reason'], registers });
-    this.#decisionSeconds = new Histogram({ name: 'onionmx_decision_duration_seconds', help: 'Time to decide one recipient, cache hits included', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers });
+    this.#decisionSeconds = new Histogram({ name: 'onionmx_decision_duration_seconds', help: 'Time a recipient waited for its lookup (0 when maps or the cache answered at once)', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers });
     this.#tempfails = new Counter({ name: 'onionmx_tempfails_total', help: 'Recipients answered with a temporary failure, by reason', labelNames: ['reason'], registers });
     this.#dnsQueries = new Counter({ name: 'onionmx_dns_queries_total', help: 'SRV queries sent by the stub resolver, by result (NOERROR, NXDOMAIN or failure reason)', labelNames: ['result', 'transport'], registers });
     this.#dnsSeconds = new Histogram({ name: 'onionmx_dns_query_duration_seconds', help: 'SRV query latency, all attempts and servers together', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers });

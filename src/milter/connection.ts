@@ -10,7 +10,6 @@ import { FrameDecoder, type Frame } from './wire/frame-decoder.ts';
 export interface ConnectionOptions {
   readonly maxFrameBytes: number;
   readonly idleTimeoutMs: number;
-  readonly log: Logger;
   readonly onError?: ((kind: 'protocol' | 'session') => void) | undefined;
 }
 
@@ -20,7 +19,6 @@ const MAX_QUEUED_FRAMES = 256;
 export class MilterConnection {
   readonly #socket: Socket;
   readonly #session: MilterSession;
-  readonly #log: Logger;
   readonly #onError: ((kind: 'protocol' | 'session') => void) | undefined;
   readonly #frames: FrameDecoder;
   readonly #queue: (Frame | undefined)[] = [];
@@ -31,6 +29,11 @@ export class MilterConnection {
   #draining = false;
   readonly done: Promise<void>;
 
+  /** This connection's logger (the session's: `conn`, and `qid` inside a transaction). */
+  get log(): Logger {
+    return this.#session.log;
+  }
+
   /** `makeSession` receives this connection's packet sink. */
   constructor(socket: Socket, makeSession: (send: (packet: Buffer) => void) => MilterSession, o: ConnectionOptions) {
     this.#socket = socket;
@@ -39,7 +42,6 @@ export class MilterConnection {
       this.#send(packet);
     });
     this.#session = session;
-    this.#log = o.log;
     this.#frames = new FrameDecoder(o.maxFrameBytes);
     socket.setNoDelay(true);
     socket.setTimeout(o.idleTimeoutMs);
@@ -52,12 +54,12 @@ export class MilterConnection {
     });
     socket.on('timeout', () => {
       if (this.#busy) return; // a hook is running; hooks have their own deadlines
-      this.#log.info({ code: ErrorCode.MilterIdleTimeout, idleTimeoutMs: o.idleTimeoutMs }, 'milter connection idle; closing');
+      this.#session.log.info({ code: ErrorCode.MilterIdleTimeout, idleTimeoutMs: o.idleTimeoutMs }, 'milter connection idle; closing');
       socket.destroy();
     });
     // An error listener for the socket's whole life: a late EPIPE must never crash the process.
     socket.on('error', (err) => {
-      this.#log.debug({ err }, 'milter socket error');
+      this.#session.log.debug({ err }, 'milter socket error');
     });
     this.done = new Promise((resolve) => {
       socket.once('close', () => {
@@ -138,20 +140,21 @@ export class MilterConnection {
   #maybeFinish(): void {
     if (!this.#ended || this.#busy) return;
     if (this.#frames.hasPartial) {
-      this.#log.warn({ code: ErrorCode.MilterTruncated }, 'MTA closed the connection inside a packet');
+      this.#session.log.warn({ code: ErrorCode.MilterTruncated }, 'MTA closed the connection inside a packet');
     }
-    this.#socket.end();
+    // After QUIT our side is already ended; a second end() would only build an error object.
+    if (!this.#socket.writableEnded) this.#socket.end();
   }
 
   #protocolError(err: unknown, code?: number): void {
     const command = code === undefined ? undefined : commandName(code);
     this.#onError?.(err instanceof ProtocolError ? 'protocol' : 'session');
     if (err instanceof ProtocolError) {
-      this.#log.warn({ code: err.code, command, reason: err.message }, 'milter protocol error; closing connection');
+      this.#session.log.warn({ code: err.code, command, reason: err.message }, 'milter protocol error; closing connection');
     } else if (err instanceof OnionMxError) {
-      this.#log.error({ code: err.code, command, err }, 'milter session failed; closing connection');
+      this.#session.log.error({ code: err.code, command, err }, 'milter session failed; closing connection');
     } else {
-      this.#log.error({ command, err }, 'unexpected error in milter session; closing connection');
+      this.#session.log.error({ command, err }, 'unexpected error in milter session; closing connection');
     }
     this.#socket.destroy();
   }

@@ -22,7 +22,8 @@ export interface HookCallOptions {
   readonly name: string;
   readonly timeoutMs: number;
   readonly policy: HookFailurePolicy;
-  readonly log: Logger;
+  /** Called only when there is something to log (building a child logger costs). */
+  readonly log: () => Logger;
   /** Aborts the hook's signal (its deadline passed). */
   readonly abort: (reason: Error) => void;
   /** Called while an asynchronous hook is pending, once it is known to be asynchronous. */
@@ -64,7 +65,7 @@ function failure(err: unknown, o: HookCallOptions): HookOutcome {
   const error = err instanceof Error ? err : new Error(String(err));
   o.abort(error);
   o.onError?.(isTimeout ? 'hook-timeout' : 'hook-failed');
-  o.log.warn(
+  o.log().warn(
     { err: error, hook: o.name, code: isTimeout ? ErrorCode.MilterHookTimeout : ErrorCode.MilterHookFailed, verdict: o.policy },
     isTimeout ? 'milter hook timed out' : 'milter hook failed',
   );

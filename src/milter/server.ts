@@ -112,8 +112,7 @@ class MilterServerImpl implements MilterServer {
       return;
     }
     const id = `${PROCESS_TAG}${(++this.#counter).toString(36)}`;
-    const log = this.#log.child({ conn: id });
-    log.debug({ remote: socket.remoteAddress ?? 'unix' }, 'milter connection');
+    const log = this.#log;
     const connection = new MilterConnection(
       socket,
       (send) =>
@@ -128,12 +127,14 @@ class MilterServerImpl implements MilterServer {
           ...(this.#o.onHookError === undefined ? {} : { onHookError: this.#o.onHookError }),
           ...(this.#o.onError === undefined ? {} : { onError: this.#o.onError }),
         }),
-      { maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: this.#o.idleTimeoutMs ?? 7_210_000, log, onError: this.#o.onError },
+      { maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: this.#o.idleTimeoutMs ?? 7_210_000, onError: this.#o.onError },
     );
     this.#connections.add(connection);
+    const debug = log.isLevelEnabled('debug');
+    if (debug) connection.log.debug({ remote: socket.remoteAddress ?? 'unix' }, 'milter connection');
     void connection.done.then(() => {
       this.#connections.delete(connection);
-      log.debug('milter connection closed');
+      if (debug) connection.log.debug('milter connection closed');
     });
   }
 }

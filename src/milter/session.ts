@@ -17,8 +17,9 @@ import { encodeOptnegReply, encodeVerdict, PROGRESS_PACKET } from './wire/replie
 
 export interface SessionOptions {
   readonly filter: FilterSpec;
-  /** Short id, logged on every line of this connection. */
+  /** Short id, logged on every line of this connection (as `conn`). */
   readonly id: string;
+  /** The server's logger; the session adds `conn` and, inside a transaction, `qid`. */
   readonly log: Logger;
   /** Receives every packet to write, in order. EOM modifications + verdict arrive as ONE buffer. */
   readonly send: (packet: Buffer) => void;
@@ -63,9 +64,13 @@ export class MilterSession implements ContextSource {
   readonly #progressMs: number;
   readonly #policy: HookFailurePolicy;
   readonly #onError: ((kind: MilterErrorKind) => void) | undefined;
-  readonly #lifetime = new AbortController();
+  /** Aborted when the session closes; made only when a hook asks for ctx.signal. */
+  #lifetime: AbortController | undefined;
+  #closedWhy: OnionMxError | undefined;
   readonly #ctx: SessionContext;
-  #log: Logger;
+  /** Child loggers are built on first use: most connections and transactions log nothing but one line. */
+  #connLog: Logger | undefined;
+  #txLog: Logger | undefined;
   #qid: string | undefined;
   #state: SessionState = 'negotiating';
   #negotiated: Negotiated | undefined;
@@ -80,7 +85,6 @@ export class MilterSession implements ContextSource {
     this.id = o.id;
     this.#filter = o.filter;
     this.#baseLog = o.log;
-    this.#log = o.log;
     this.#send = o.send;
     this.#hookTimeoutMs = o.hookTimeoutMs ?? 20_000;
     this.#eomTimeoutMs = o.eomTimeoutMs ?? 240_000;
@@ -101,7 +105,8 @@ export class MilterSession implements ContextSource {
     return this.#negotiated;
   }
   get log(): Logger {
-    return this.#log;
+    if (this.#qid === undefined) return (this.#connLog ??= this.#baseLog.child({ conn: this.id }));
+    return (this.#txLog ??= this.#baseLog.child({ conn: this.id, qid: this.#qid }));
   }
   get version(): number {
     return this.#negotiated?.version ?? 0;
@@ -111,7 +116,15 @@ export class MilterSession implements ContextSource {
   }
   get signal(): AbortSignal {
     const hook = this.#hookAbort ?? (this.#hookAbort = new AbortController());
-    return AbortSignal.any([this.#lifetime.signal, hook.signal]);
+    return AbortSignal.any([this.#lifetimeSignal(), hook.signal]);
+  }
+
+  #lifetimeSignal(): AbortSignal {
+    if (this.#lifetime === undefined) {
+      this.#lifetime = new AbortController();
+      if (this.#closedWhy !== undefined) this.#lifetime.abort(this.#closedWhy);
+    }
+    return this.#lifetime.signal;
   }
 
   /** Handles one command. Throws ProtocolError when the connection must be closed. */
@@ -204,9 +217,9 @@ export class MilterSession implements ContextSource {
     this.#negotiated = n;
     this.#state = 'open';
     if (n.droppedActions.length > 0) {
-      this.#log.warn({ actions: n.droppedActions, offered: cmd.actions }, 'MTA does not offer requested milter actions; dropped');
+      this.log.warn({ actions: n.droppedActions, offered: cmd.actions }, 'MTA does not offer requested milter actions; dropped');
     }
-    this.#log.debug({ version: n.version, actions: n.actions, protocol: n.protocol, offered: cmd }, 'milter negotiated');
+    this.log.debug({ version: n.version, actions: n.actions, protocol: n.protocol, offered: cmd }, 'milter negotiated');
     this.#send(encodeOptnegReply(n));
   }
 
@@ -215,7 +228,7 @@ export class MilterSession implements ContextSource {
     const qid = this.macros.get('i');
     if (qid !== this.#qid) {
       this.#qid = qid;
-      this.#log = qid === undefined ? this.#baseLog : this.#baseLog.child({ qid });
+      this.#txLog = undefined;
     }
   }
 
@@ -224,7 +237,7 @@ export class MilterSession implements ContextSource {
     const order = ORDER[cmd.kind];
     if (order === undefined) return;
     if (this.#txn !== 'none' && (cmd.kind === 'mail' || order < this.#lastOrder)) {
-      this.#log.debug({ command: cmd.kind }, 'transaction restarted without ABORT; synthesising one');
+      this.log.debug({ command: cmd.kind }, 'transaction restarted without ABORT; synthesising one');
       await this.#abort('implicit');
     }
     if (order >= FIRST_MESSAGE_ORDER && this.#txn === 'none') this.#txn = 'open';
@@ -234,7 +247,7 @@ export class MilterSession implements ContextSource {
   async #abort(why: string): Promise<void> {
     const wasOpen = this.#txn === 'open';
     if (this.#txn === 'none') {
-      this.#log.trace({ why }, 'ABORT outside a transaction dropped');
+      this.log.trace({ why }, 'ABORT outside a transaction dropped');
       return;
     }
     this.#txn = 'none';
@@ -252,14 +265,15 @@ export class MilterSession implements ContextSource {
     this.#handler = undefined;
     if (next === 'closed') {
       this.#state = 'closed';
-      this.#lifetime.abort(closedReason(reason));
+      this.#closedWhy = closedReason(reason);
+      this.#lifetime?.abort(this.#closedWhy);
     } else if (this.#state !== 'negotiating') {
       this.#state = next;
     }
     if (h?.close) await this.#notify('close', () => h.close?.(this.#ctx));
     this.macros.clearAll();
     this.#qid = undefined;
-    this.#log = this.#baseLog;
+    this.#txLog = undefined;
   }
 
   #openHandler(): FilterHandler {
@@ -280,7 +294,7 @@ export class MilterSession implements ContextSource {
     const noReply = ((this.#negotiated?.protocol ?? 0) & EVENT_BITS[event].noReply) !== 0;
     if (noReply) {
       if (verdict.kind !== 'continue') {
-        this.#log.warn({ event, verdict: verdict.kind }, 'hook answered an event negotiated as no-reply; answer dropped');
+        this.log.warn({ event, verdict: verdict.kind }, 'hook answered an event negotiated as no-reply; answer dropped');
       }
       return;
     }
@@ -335,7 +349,7 @@ export class MilterSession implements ContextSource {
       return { packet: encodeVerdict(verdict), failed: false };
     } catch (err) {
       this.#onError?.('bad-reply');
-      this.#log.warn({ err, event, code: ErrorCode.MilterBadReply, verdict: this.#policy }, 'hook returned a malformed reply');
+      this.log.warn({ err, event, code: ErrorCode.MilterBadReply, verdict: this.#policy }, 'hook returned a malformed reply');
       return { packet: encodeVerdict({ kind: this.#policy }), failed: true };
     }
   }
@@ -346,7 +360,7 @@ export class MilterSession implements ContextSource {
       name,
       timeoutMs,
       policy: this.#policy,
-      log: this.#log,
+      log: () => this.log,
       abort: (reason) => {
         (this.#hookAbort ??= new AbortController()).abort(reason);
       },
@@ -359,7 +373,7 @@ export class MilterSession implements ContextSource {
     try {
       await run();
     } catch (err) {
-      this.#log.warn({ err, hook: name, code: ErrorCode.MilterHookFailed }, 'milter hook failed');
+      this.log.warn({ err, hook: name, code: ErrorCode.MilterHookFailed }, 'milter hook failed');
     }
   }
 

@@ -286,6 +286,27 @@ describe('session: transactions, ABORT and QUIT', () => {
     assert.equal(signal?.aborted, true);
   });
 
+  it('a context signal first read after the session closed is already aborted', async () => {
+    let ctx: SessionContext | undefined;
+    const inner = tracing([]);
+    const d = drive({ ...inner, open: (c) => { ctx = c; return inner.open(c); } });
+    await d.feed(Buffer.concat([...start, mta.encodeMail('<a@b>')]));
+    await d.session.close('EOF');
+    assert.equal(ctx?.signal.aborted, true);
+  });
+
+  it('log lines carry the connection id, and the queue id once the MTA sent one', async () => {
+    const { log, lines } = await recordingLogger();
+    const d = drive(spec(() => ({ mailFrom: (ctx) => { ctx.log.info('in mail'); return undefined; }, helo: (ctx) => { ctx.log.info('in helo'); return undefined; } })), { log });
+    await d.feed(Buffer.concat([OPTNEG, mta.encodeHelo('h'), mta.encodeMacro('M', [['i', 'Q42']]), mta.encodeMail('<a@b>')]));
+    const helo = lines.find((l) => l['msg'] === 'in helo');
+    const mail = lines.find((l) => l['msg'] === 'in mail');
+    assert.equal(helo?.['conn'], 't1');
+    assert.equal(helo?.['qid'], undefined);
+    assert.equal(mail?.['conn'], 't1');
+    assert.equal(mail?.['qid'], 'Q42');
+  });
+
   it('refuses commands before OPTNEG, a second OPTNEG and MTA versions below 2', async () => {
     const seq = (e: unknown) => e instanceof ProtocolError && e.code === ErrorCode.MilterSequence;
     await assert.rejects(drive(spec(() => ({}))).feed(mta.encodeHelo('h')), seq);

@@ -81,12 +81,12 @@ export class Daemon {
         return filter.open(ctx);
       },
     });
-    const smtpd = createMilterServer({ ...common, filter: counted(createRoutingFilter({ settings, submission: false, log: this.#log, onDecision })) });
+    const smtpd = createMilterServer({ ...common, filter: counted(createRoutingFilter({ settings, submission: false, onDecision })) });
     this.#servers.push(smtpd);
     const milter = (await smtpd.listen(c.listen)).spec;
     let submission: string | undefined;
     if (c.submissionListen !== undefined) {
-      const local = createMilterServer({ ...common, filter: counted(createRoutingFilter({ settings, submission: true, log: this.#log, onDecision })) });
+      const local = createMilterServer({ ...common, filter: counted(createRoutingFilter({ settings, submission: true, onDecision })) });
       this.#servers.push(local);
       submission = (await local.listen(c.submissionListen)).spec;
     }

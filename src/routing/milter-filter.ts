@@ -1,7 +1,6 @@
 // The onion-routing milter: per recipient, decide whether it is a routing candidate (the MTA's own
 // routing result in {rcpt_mailer}), resolve it, and answer; at end of message delete every incoming
 // copy of the routing header and add ours. Everything that turns decisions into SMTP answers is here.
-import type { Logger } from '../log.ts';
 import type { Decision } from '../resolve/types.ts';
 import type { EndOfMessageContext, FilterHandler, FilterSpec, SessionContext, Verdict } from '../milter/types.ts';
 import { Verdicts } from '../milter/types.ts';
@@ -32,7 +31,6 @@ export interface RoutingFilterOptions {
   readonly settings: () => RoutingSettings;
   /** Local submissions (Postfix non_smtpd_milters): recipients are never refused at RCPT. */
   readonly submission: boolean;
-  readonly log: Logger;
   /** Called with every decision, for metrics. */
   readonly onDecision?: (d: Decision, latencyMs: number) => void;
 }
@@ -48,7 +46,7 @@ export function createRoutingFilter(options: RoutingFilterOptions): FilterSpec {
     // MAIL only resets per-transaction state and never refuses: no reply, no round trip per message.
     noReply: ['mail', 'header'],
     macros: { mail: ['i'], rcpt: RCPT_MACROS, eoh: ['i'], eom: ['i'] },
-    open: (ctx) => new RoutingHandler(options, options.settings(), ctx.log),
+    open: () => new RoutingHandler(options, options.settings()),
   };
 }
 
@@ -62,7 +60,7 @@ class RoutingHandler implements FilterHandler {
   #waitedMs: (number | undefined)[] = [];
   #incomingHeaders = 0;
 
-  constructor(options: RoutingFilterOptions, settings: RoutingSettings, _log: Logger) {
+  constructor(options: RoutingFilterOptions, settings: RoutingSettings) {
     this.#o = options;
     this.#s = settings;
     this.#mailers = new Set(settings.routeMailers.map((m) => m.toLowerCase()));

@@ -70,11 +70,6 @@ export class TransactionRoutes {
     return { kind: 'accept' };
   }
 
-  /** Recipients that were accepted (these are the ones the MTA will deliver). */
-  accepted(): RecipientRecord[] {
-    return this.recipients.filter((r) => r.admission === 'accept');
-  }
-
   /** True when accepted recipients have more than one route class. */
   get mixed(): boolean {
     return this.#mixed;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults, type Config } from '../../src/config/schema.ts';
-import { silentLogger, type Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/log.ts';
 import type { FilterHandler, FilterSpec } from '../../src/milter/types.ts';
 import { buildResolver } from '../../src/resolve/from-config.ts';
 import type { Decision } from '../../src/resolve/types.ts';
@@ -57,7 +57,7 @@ export const ROUTING_SCENARIOS: Readonly<Record<RoutingVariant, Scenario>> = {
  * negotiates (same hooks, no-reply events, macros and actions): the plain engine to compare with.
  */
 export function plainRoutingEventsFilter(): FilterSpec {
-  const routing = createRoutingFilter({ settings: unusedSettings, submission: false, log: silentLogger() });
+  const routing = createRoutingFilter({ settings: unusedSettings, submission: false });
   const handler: FilterHandler = {
     mailFrom: () => undefined,
     rcptTo: () => undefined,
@@ -155,7 +155,7 @@ export async function startRoutingFilter(variant: RoutingVariant, log: Logger): 
       routeMailers: config.policy.routeMailers,
     };
     return {
-      filter: createRoutingFilter({ settings: () => settings, submission: false, log }),
+      filter: createRoutingFilter({ settings: () => settings, submission: false }),
       queriesAfterWarmup: () => dns.queries.length - warmQueries,
       close: async () => {
         await built.close();

@@ -45,7 +45,7 @@ async function startFilter(format: 'postfix' | 'domain-list', lines: Line[]): Pr
       },
     }),
   });
-  const server = createMilterServer({ filter: createRoutingFilter({ settings: () => s, submission: false, log }), logger: log });
+  const server = createMilterServer({ filter: createRoutingFilter({ settings: () => s, submission: false }), logger: log });
   const { spec } = await server.listen('inet:127.0.0.1:0');
   const client = await MilterClient.connect(spec);
   await client.negotiate();

@@ -42,7 +42,7 @@ function settings(resolver: RouteResolver, over: Partial<RoutingSettings> = {}):
 }
 
 async function startFilter(s: RoutingSettings, submission = false): Promise<{ server: MilterServer; spec: string }> {
-  const server = createMilterServer({ filter: createRoutingFilter({ settings: () => s, submission, log: silentLogger() }), logger: silentLogger() });
+  const server = createMilterServer({ filter: createRoutingFilter({ settings: () => s, submission }), logger: silentLogger() });
   const { spec } = await server.listen('inet:127.0.0.1:0');
   return { server, spec };
 }

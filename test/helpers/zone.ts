@@ -26,6 +26,10 @@ export interface LabZone {
 
 export interface DnsLab {
   readonly dir: string;
+  /** The loopback-only namespace nsd and unbound run in: run other programs there with `ip netns exec`. */
+  readonly netns: string;
+  /** Where nsd (authoritative) or unbound (validating) listens inside the namespace. */
+  server(target: 'nsd' | 'unbound'): { readonly address: string; readonly port: number };
   /** Runs dns-query-cli in the namespace against nsd (authoritative) or unbound (validating). */
   query(target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'>): Promise<CliResult[]>;
   close(): Promise<void>;
@@ -86,7 +90,7 @@ export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
     writeFileSync(join(dir, 'unbound.conf'), unboundConf(dir, served.map((s) => s.origin), anchors));
     children.push(startIn(netns, dir, 'nsd', ['nsd', '-d', '-c', join(dir, 'nsd.conf')]));
     children.push(startIn(netns, dir, 'unbound', ['unbound', '-d', '-c', join(dir, 'unbound.conf')]));
-    const lab: DnsLab = { dir, query: (target, request) => queryIn(netns, target, request), close };
+    const lab: DnsLab = { dir, netns, server: serverOf, query: (target, request) => queryIn(netns, target, request), close };
     const probe = zones[0]?.origin ?? 'example';
     for (const target of ['nsd', 'unbound'] as const) {
       const [ready] = await lab.query(target, { lookups: [{ srv: `probe.${probe}` }], waitUntilAnsweringMs: 15_000 });
@@ -101,8 +105,12 @@ export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
   }
 }
 
+function serverOf(target: 'nsd' | 'unbound'): { address: string; port: number } {
+  return { address: '127.0.0.1', port: target === 'nsd' ? NSD_PORT : UNBOUND_PORT };
+}
+
 async function queryIn(netns: string, target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'>): Promise<CliResult[]> {
-  const server = { address: '127.0.0.1', port: target === 'nsd' ? NSD_PORT : UNBOUND_PORT };
+  const server = serverOf(target);
   const { stdout } = await run('ip', ['netns', 'exec', netns, process.execPath, QUERY_CLI, JSON.stringify({ ...request, server })]);
   return JSON.parse(stdout) as CliResult[];
 }

@@ -1,8 +1,7 @@
 // `onionmx-milter check-relay --smtp <host:port> [--from A] [--to A] [--helo NAME] [--local A]`:
 // the open-relay audit of the SMTP listener an onion service forwards to. See src/join/relay-audit.ts.
-import { parseArgs } from 'node:util';
 import { EX_OK, EX_UNAVAILABLE, UsageError } from './exit.ts';
-import { errorMessage } from '../errors.ts';
+import { parseCommandArgs } from './args.ts';
 import { parseDuration } from '../config/duration.ts';
 import { auditRelay, type RelayAuditReport } from '../join/relay-audit.ts';
 import { parseAuditAddress, parseSmtpEndpoint } from '../join/audit-args.ts';
@@ -38,30 +37,21 @@ Verdicts and exit status:
   64 usage`;
 
 export async function runCheckRelay(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: {
-        smtp: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        helo: { type: 'string' },
-        local: { type: 'string' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
+  const parsed = parseCommandArgs(args, {
+    usage: HELP,
+    options: {
+      smtp: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      helo: { type: 'string' },
+      local: { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (parsed.help) return EX_OK;
   const v = parsed.values;
-  if (v.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
   if (v.smtp === undefined) throw new UsageError('--smtp <host:port> is required; see --help');
   const endpoint = parseSmtpEndpoint(v.smtp);
   if (!endpoint.ok) throw new UsageError(`--smtp: ${endpoint.reason}`);

@@ -1,8 +1,8 @@
 // `onionmx-milter check [--config FILE] [--offline]`: validates the config and every map, printing
 // each problem with file, line and key; compares static entries with published SRV records.
 // Exit 0: no errors (warnings allowed); 78: config or map errors, conflicting pins included.
-import { parseArgs } from 'node:util';
 import { EX_CONFIG, EX_OK, UsageError } from './exit.ts';
+import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { silentLogger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
@@ -24,20 +24,12 @@ Exit status: 0 no errors (warnings are printed), 78 errors (including a domain p
 different onions, which would defer its mail), 64 usage.`;
 
 export async function runCheck(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: { config: { type: 'string' }, offline: { type: 'boolean' }, postfix: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
-  if (parsed.values.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
+  const parsed = parseCommandArgs(args, {
+    usage: HELP,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, offline: { type: 'boolean' }, postfix: { type: 'boolean' } },
+  });
+  if (parsed.help) return EX_OK;
   if (parsed.positionals.length > (parsed.values.postfix === true ? 1 : 0)) throw new UsageError(`unexpected argument: ${parsed.positionals.join(' ')}`);
   const out = (line: string): void => {
     process.stdout.write(line + '\n');

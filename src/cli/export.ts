@@ -1,9 +1,9 @@
 // `onionmx-milter export --format postfix|exim|sendmail [--config FILE] [--output FILE]`: writes
 // the static maps (the operator's, then the bundled OnionMX map unless bundled_map is false) as a
 // Postfix transport file, an Exim partial-lsearch file or a Sendmail mailertable.
-import { parseArgs } from 'node:util';
 import { rename, writeFile } from 'node:fs/promises';
 import { EX_CONFIG, EX_OK, UsageError } from './exit.ts';
+import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { errorMessage } from '../errors.ts';
 import { loadStaticMaps, type StaticMap } from '../resolve/maps/index.ts';
@@ -26,16 +26,8 @@ Routes published only in DNS are not included: the lookup servers answer those.
 Exit status: 0 written, 78 config or map errors, 73 the output file cannot be written, 64 usage.`;
 
 export async function runExport(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options: { format: { type: 'string' }, config: { type: 'string' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
-  if (parsed.values.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
+  const parsed = parseCommandArgs(args, { usage: HELP, options: { format: { type: 'string' }, config: { type: 'string' }, output: { type: 'string', short: 'o' } } });
+  if (parsed.help) return EX_OK;
   const format = parsed.values.format;
   if (format === undefined) throw new UsageError(`--format is required (${EXPORT_FORMATS.join(', ')})`);
   if (!isFormat(format)) throw new UsageError(`unknown --format "${format}" (expected ${EXPORT_FORMATS.join(', ')})`);

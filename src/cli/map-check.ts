@@ -1,8 +1,8 @@
 // `onionmx-milter map check <file>... [--verify-srv] [--config FILE] [--json]`: reviews OnionMX
 // map.yml files like a maintainer reviewing a pull request. See src/join/map-review.ts.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { EX_CONFIG, EX_OK, EX_TEMPFAIL, UsageError } from './exit.ts';
+import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { errorMessage } from '../errors.ts';
 import { formatReviewProblem, reviewMaps, type MapSource, type ReviewProblem } from '../join/map-review.ts';
@@ -36,21 +36,13 @@ export async function runMap(args: readonly string[]): Promise<number> {
 }
 
 async function runMapCheck(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: { 'verify-srv': { type: 'boolean' }, config: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
+  const parsed = parseCommandArgs(args, {
+    usage: HELP,
+    allowPositionals: true,
+    options: { 'verify-srv': { type: 'boolean' }, config: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (parsed.help) return EX_OK;
   const v = parsed.values;
-  if (v.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
   if (parsed.positionals.length === 0) throw new UsageError('expected at least one map file; see --help');
   const sources: MapSource[] = [];
   const unreadable: ReviewProblem[] = [];

@@ -4,8 +4,8 @@
 // Exit: 0 all reachable; 69 a failure that waiting will not heal (no route, invalid onion, Tor
 // codes F4/F5/F6); 75 any other failure (F0-F3, F7, classic codes, timeouts, lookups); 64 usage;
 // 78 bad configuration. 69 wins over 75 when inputs fail differently: it needs a human.
-import { parseArgs } from 'node:util';
 import { EX_CONFIG, EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE, UsageError } from './exit.ts';
+import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { buildResolver } from '../resolve/from-config.ts';
 import { describeDecision } from '../resolve/describe.ts';
@@ -42,29 +42,20 @@ interface Outcome {
 }
 
 export async function runProbe(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        config: { type: 'string' },
-        json: { type: 'boolean' },
-        socks: { type: 'string' },
-        timeout: { type: 'string' },
-        ehlo: { type: 'string' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    usage: HELP,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+      socks: { type: 'string' },
+      timeout: { type: 'string' },
+      ehlo: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (parsed.help) return EX_OK;
   const v = parsed.values;
-  if (v.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
   if (parsed.positionals.length === 0) throw new UsageError('give at least one domain, address or onion (see --help)');
   const timeoutMs = v.timeout === undefined ? undefined : parseDuration(v.timeout);
   if (v.timeout !== undefined && (timeoutMs === undefined || timeoutMs <= 0)) throw new UsageError(`--timeout: bad duration "${v.timeout}" (e.g. 30s, 2m, 500ms)`);

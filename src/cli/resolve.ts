@@ -1,8 +1,8 @@
 // `onionmx-milter resolve [--config FILE] [--json] <domain|address>...`
 // Exit 0 when every input was decided, 75 when any lookup failed temporarily, 64 on usage errors,
 // 78 when the configuration or maps are broken.
-import { parseArgs } from 'node:util';
 import { EX_CONFIG, EX_OK, EX_TEMPFAIL, UsageError } from './exit.ts';
+import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { buildResolver } from '../resolve/from-config.ts';
 import { describeDecision } from '../resolve/describe.ts';
@@ -21,20 +21,12 @@ deferred) or reject (an invalid .onion recipient).
 Exit status: 0 all decided, 75 a lookup failed temporarily, 64 usage, 78 bad configuration.`;
 
 export async function runResolve(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: { config: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (parsed.values.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
+  const parsed = parseCommandArgs(args, {
+    usage: HELP,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } },
+  });
+  if (parsed.help) return EX_OK;
   if (parsed.positionals.length === 0) throw new UsageError('give at least one domain or address (see --help)');
   const loaded = await loadConfigArg(parsed.values.config);
   if (!loaded.ok) {

@@ -1,7 +1,7 @@
 // `onionmx-milter serve [--config FILE]`: runs the daemon until SIGTERM/SIGINT; SIGHUP reloads the
 // config file and the maps (a broken new config is logged and the old one keeps serving).
-import { parseArgs } from 'node:util';
 import { EX_CONFIG, EX_OK, EX_SOFTWARE, UsageError } from './exit.ts';
+import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { createDaemonLogger } from '../log.ts';
 import { Daemon } from '../daemon/daemon.ts';
@@ -17,16 +17,8 @@ Signals: SIGHUP reloads the config and maps; SIGTERM/SIGINT stop accepting conne
 open MTA sessions finish (up to --grace seconds, default 20), then exit. A second signal exits at once.`;
 
 export async function runServe(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options: { config: { type: 'string' }, grace: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
-  if (parsed.values.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
+  const parsed = parseCommandArgs(args, { usage: HELP, options: { config: { type: 'string' }, grace: { type: 'string' } } });
+  if (parsed.help) return EX_OK;
   const graceMs = parsed.values.grace === undefined ? 20_000 : Number(parsed.values.grace) * 1000;
   if (!Number.isFinite(graceMs) || graceMs < 0) throw new UsageError('--grace takes a number of seconds');
   const configPath = parsed.values.config;

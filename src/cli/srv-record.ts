@@ -1,9 +1,8 @@
 // `onionmx-milter srv-record <domain> <onion>... [--port 25] [--ttl 3600] [--priority 0] [--weight 5]`:
 // prints the `_onion-mx._tcp` SRV line(s) to publish. Only zone lines go to stdout, so the output
 // can be appended to a zone file; notes go to stderr.
-import { parseArgs } from 'node:util';
 import { EX_DATAERR, EX_OK, EX_USAGE, UsageError } from './exit.ts';
-import { errorMessage } from '../errors.ts';
+import { parseCommandArgs } from './args.ts';
 import { buildSrvRecord, parseDecimal, SRV_DEFAULTS } from '../join/srv-record.ts';
 
 const HELP = `usage: onionmx-milter srv-record <domain> <onion>... [--port ${SRV_DEFAULTS.port}] [--ttl ${SRV_DEFAULTS.ttl}] [--priority ${SRV_DEFAULTS.priority}] [--weight ${SRV_DEFAULTS.weight}]
@@ -20,27 +19,18 @@ export function runSrvRecord(args: readonly string[]): Promise<number> {
 }
 
 function srvRecord(args: readonly string[]): number {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        port: { type: 'string' },
-        ttl: { type: 'string' },
-        priority: { type: 'string' },
-        weight: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
+  const parsed = parseCommandArgs(args, {
+    usage: HELP,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      ttl: { type: 'string' },
+      priority: { type: 'string' },
+      weight: { type: 'string' },
+    },
+  });
+  if (parsed.help) return EX_OK;
   const v = parsed.values;
-  if (v.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
   const [domain, ...onions] = parsed.positionals;
   if (domain === undefined || onions.length === 0) throw new UsageError('expected <domain> <onion>...; see --help');
   const number = (value: string | undefined, fallback: number): number => (value === undefined ? fallback : parseDecimal(value));

@@ -2,8 +2,8 @@
 // [--allow-unsigned] [--no-probe]`: checks a published _onion-mx._tcp record. See src/join/verify.ts.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { EX_CONFIG, EX_DATAERR, EX_OK, EX_TEMPFAIL, UsageError } from './exit.ts';
+import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { errorMessage } from '../errors.ts';
 import { silentLogger } from '../log.ts';
@@ -37,30 +37,21 @@ lookup failed (try again), 64 usage, 65 invalid domain or onion, 66 unreadable h
 78 bad config.`;
 
 export async function runVerify(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        onion: { type: 'string' },
-        'hs-dir': { type: 'string' },
-        config: { type: 'string' },
-        json: { type: 'boolean' },
-        'allow-unsigned': { type: 'boolean' },
-        'no-probe': { type: 'boolean' },
-        'probe-timeout': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
+  const parsed = parseCommandArgs(args, {
+    usage: HELP,
+    allowPositionals: true,
+    options: {
+      onion: { type: 'string' },
+      'hs-dir': { type: 'string' },
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+      'allow-unsigned': { type: 'boolean' },
+      'no-probe': { type: 'boolean' },
+      'probe-timeout': { type: 'string' },
+    },
+  });
+  if (parsed.help) return EX_OK;
   const v = parsed.values;
-  if (v.help === true) {
-    process.stdout.write(HELP + '\n');
-    return EX_OK;
-  }
   const [domainArg, ...extra] = parsed.positionals;
   if (domainArg === undefined || extra.length > 0) throw new UsageError('expected exactly one <domain>; see --help');
   if (v.onion !== undefined && v['hs-dir'] !== undefined) throw new UsageError('give --onion or --hs-dir, not both');

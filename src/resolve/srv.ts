@@ -123,6 +123,7 @@ function isRoot(target: string): boolean {
 
 const TEMPFAIL_REASON: Record<DnsFailureReason, TempfailReason> = {
   servfail: 'servfail',
+  bogus: 'bogus',
   refused: 'refused',
   timeout: 'timeout',
   truncated: 'truncated',

@@ -1,10 +1,10 @@
 // An in-process DNS server for tests: UDP and TCP on 127.0.0.1 (same port), answers from a small
 // zone table, and per-query fault injection (truncation, SERVFAIL/REFUSED, silence, spoofed IDs,
-// a question not echoing 0x20, replies from another socket, garbage, AD bit).
+// a question not echoing 0x20, replies from another socket, garbage, AD bit, Extended DNS Errors).
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { encode, decode, AUTHENTIC_DATA, AUTHORITATIVE_ANSWER, TRUNCATED_RESPONSE, RECURSION_AVAILABLE, type Answer, type DecodedPacket, type RecordType } from 'dns-packet';
+import { encode, decode, AUTHENTIC_DATA, AUTHORITATIVE_ANSWER, TRUNCATED_RESPONSE, RECURSION_AVAILABLE, type Answer, type DecodedPacket, type PacketOpt, type RecordType } from 'dns-packet';
 import { DnsTcpFramer, frameTcpMessage } from '../../src/resolve/dns/tcp-framer.ts';
 
 export interface FixtureRecord {
@@ -50,6 +50,10 @@ export interface FixtureReply {
   readonly mutate?: (bytes: Buffer) => Buffer;
   /** For kind 'garbage'. */
   readonly bytes?: Buffer;
+  /** Extended DNS Errors (RFC 8914, option 15) to send in an OPT record, in this order. */
+  readonly ede?: readonly { readonly infoCode: number; readonly text?: string }[];
+  /** Raw EDNS options for that OPT record, after the `ede` ones (malformed EDEs, other option codes). */
+  readonly ednsOptions?: readonly { readonly code: number; readonly data: Buffer }[];
 }
 
 export type Behaviour = (query: ReceivedQuery) => FixtureReply | readonly FixtureReply[];
@@ -183,19 +187,35 @@ function render(q: ReceivedQuery, reply: FixtureReply, zones: readonly FixtureZo
   const id = ((q.id + (reply.idOffset ?? 0)) % 65536 + 65536) % 65536;
   let flags = RECURSION_AVAILABLE | (q.packet.flags ?? 0) & 0x0100 | (reply.ad === true ? AUTHENTIC_DATA : 0);
   const base = { type: 'response' as const, id, questions: [{ name: questionName, type: q.type, class: 'IN' as const }] };
+  const additionals = optRecord(reply);
   if (reply.kind === 'servfail' || reply.kind === 'refused' || reply.kind === 'formerr') {
-    return encode({ ...base, flags: flags | RCODE[reply.kind] });
+    return encode({ ...base, flags: flags | RCODE[reply.kind], additionals });
   }
   const answer = reply.answers === undefined
     ? lookup(q.name, q.type, zones)
     : { rcode: 0, isAuthoritative: false, answers: reply.answers as Answer[], authorities: [] };
   flags |= answer.rcode | (answer.isAuthoritative ? AUTHORITATIVE_ANSWER : 0);
-  const full = encode({ ...base, flags, answers: answer.answers, authorities: answer.authorities });
+  const full = encode({ ...base, flags, answers: answer.answers, authorities: answer.authorities, additionals });
   const isTooBig = q.transport === 'udp' && full.length > q.udpPayloadSize;
   if (reply.kind === 'truncated' ? q.transport === 'udp' : isTooBig) {
     return encode({ ...base, flags: flags | TRUNCATED_RESPONSE });
   }
   return full;
+}
+
+/** The reply's OPT record when it carries EDNS options, else none (the replies of this fixture have no EDNS otherwise). */
+function optRecord(reply: FixtureReply): Answer[] {
+  const options = [
+    ...(reply.ede ?? []).map((e) => {
+      const code = Buffer.alloc(2);
+      code.writeUInt16BE(e.infoCode);
+      return { code: 15, data: Buffer.concat([code, Buffer.from(e.text ?? '', 'utf8')]) };
+    }),
+    ...(reply.ednsOptions ?? []),
+  ];
+  if (options.length === 0) return [];
+  // dns-packet's types list only the option codes it decodes itself; any code encodes from raw data.
+  return [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: options as unknown as PacketOpt[] }];
 }
 
 interface ZoneAnswer {

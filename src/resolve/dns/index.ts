@@ -6,6 +6,7 @@ export type { DnsServer, ResolvConf } from './resolv-conf.ts';
 export { checkQueryName, sameName, foldCase } from './names.ts';
 export type { QueryNameCheck, QueryNameProblem } from './names.ts';
 export { DnsTcpFramer, frameTcpMessage } from './tcp-framer.ts';
-export { EDNS_UDP_PAYLOAD_SIZE } from './message.ts';
+export { EDNS_UDP_PAYLOAD_SIZE, EDE_OPTION_CODE, EDE_NAMES, decodeExtendedError, extendedErrorsOf, describeExtendedError, isDnssecBogusCode } from './message.ts';
+export type { ExtendedDnsError } from './message.ts';
 export { createPipelinedTcpChannels } from './tcp-pipelined.ts';
 export type { PipelinedTcpChannels, PipelinedTcpOptions, PipelinedTcpStats, StreamOpener, StreamOpenResult } from './tcp-pipelined.ts';

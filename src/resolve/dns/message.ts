@@ -69,6 +69,81 @@ export function rcodeOf(packet: DecodedPacket): number {
   return (extended << 4) | header;
 }
 
+/** The OPT pseudo-record's option code for an Extended DNS Error (RFC 8914 §2). */
+export const EDE_OPTION_CODE = 15;
+
+/** One Extended DNS Error option (RFC 8914): extra information on why a resolver answered as it did. */
+export interface ExtendedDnsError {
+  /** INFO-CODE; see EDE_NAMES. */
+  readonly infoCode: number;
+  /** EXTRA-TEXT, for humans: decoded as UTF-8, control characters replaced, at most EDE_TEXT_MAX code points (then `…`); '' when absent. */
+  readonly extraText: string;
+}
+
+/** The INFO-CODEs RFC 8914 §4 defines; later registrations are reported by number. */
+export const EDE_NAMES: Readonly<Record<number, string>> = {
+  0: 'Other Error', 1: 'Unsupported DNSKEY Algorithm', 2: 'Unsupported DS Digest Type', 3: 'Stale Answer', 4: 'Forged Answer',
+  5: 'DNSSEC Indeterminate', 6: 'DNSSEC Bogus', 7: 'Signature Expired', 8: 'Signature Not Yet Valid', 9: 'DNSKEY Missing',
+  10: 'RRSIGs Missing', 11: 'No Zone Key Bit Set', 12: 'NSEC Missing', 13: 'Cached Error', 14: 'Not Ready', 15: 'Blocked',
+  16: 'Censored', 17: 'Filtered', 18: 'Prohibited', 19: 'Stale NXDomain Answer', 20: 'Not Authoritative', 21: 'Not Supported',
+  22: 'No Reachable Authority', 23: 'Network Error', 24: 'Invalid Data',
+};
+
+/** EXTRA-TEXT beyond this many characters is cut: it ends up in log lines and reports. */
+export const EDE_TEXT_MAX = 300;
+
+/**
+ * INFO-CODEs saying the resolver found the data bogus (RFC 4035 §4.3): 6 DNSSEC Bogus, 7 Signature
+ * Expired, 8 Signature Not Yet Valid, 9 DNSKEY Missing, 10 RRSIGs Missing, 11 No Zone Key Bit Set,
+ * 12 NSEC Missing. Not 1 and 2 (unsupported algorithms make a zone insecure, not bogus), not 5.
+ */
+export function isDnssecBogusCode(infoCode: number): boolean {
+  return infoCode >= 6 && infoCode <= 12;
+}
+
+/**
+ * Decodes one EDE option's data: a 2-octet INFO-CODE, then optional UTF-8 EXTRA-TEXT (RFC 8914 §2,
+ * not NUL-terminated; trailing NULs from servers that add one anyway are dropped). Undefined when
+ * the data is too short to hold an INFO-CODE. Never throws.
+ */
+export function decodeExtendedError(data: Uint8Array): ExtendedDnsError | undefined {
+  if (data.length < 2) return undefined;
+  const infoCode = ((data[0] ?? 0) << 8) | (data[1] ?? 0);
+  let end = data.length;
+  while (end > 2 && data[end - 1] === 0) end--;
+  return { infoCode, extraText: cleanText(new TextDecoder('utf-8', { fatal: false }).decode(data.subarray(2, end))) };
+}
+
+/** Every well-formed EDE option of the message's (first) OPT record, in wire order; malformed ones are skipped. */
+export function extendedErrorsOf(packet: DecodedPacket): readonly ExtendedDnsError[] {
+  const opt = (packet.additionals ?? []).find((rr) => rr.type === 'OPT');
+  if (opt === undefined || !('options' in opt)) return [];
+  // dns-packet types only the option codes it knows; every decoded option carries its raw data.
+  const options: readonly { readonly code: number; readonly data?: Uint8Array | undefined }[] = opt.options;
+  const errors: ExtendedDnsError[] = [];
+  for (const option of options) {
+    if (option.code !== EDE_OPTION_CODE || option.data === undefined) continue;
+    const ede = decodeExtendedError(option.data);
+    if (ede !== undefined) errors.push(ede);
+  }
+  return errors;
+}
+
+/** `EDE 6 (DNSSEC Bogus): <extra text>`, for details and logs. */
+export function describeExtendedError(ede: ExtendedDnsError): string {
+  const name = EDE_NAMES[ede.infoCode];
+  const head = name === undefined ? `EDE ${ede.infoCode}` : `EDE ${ede.infoCode} (${name})`;
+  return ede.extraText === '' ? head : `${head}: ${ede.extraText}`;
+}
+
+/** Control characters (C0, DEL, C1) become U+FFFD, so a server's text cannot forge log lines or drive a terminal. */
+function cleanText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd').trim();
+  const chars = Array.from(clean); // code points: a cut never splits a surrogate pair
+  return chars.length <= EDE_TEXT_MAX ? clean : `${chars.slice(0, EDE_TEXT_MAX).join('')}…`;
+}
+
 /** Records of a section, minus the OPT pseudo-record. */
 export function recordsOf(section: readonly Answer[] | undefined): readonly Answer[] {
   return (section ?? []).filter((rr) => rr.type !== 'OPT');

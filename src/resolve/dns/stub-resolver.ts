@@ -8,7 +8,7 @@ import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
 import { silentLogger, type Logger } from '../../log.ts';
 import { errorMessage } from '../../errors.ts';
 import { checkQueryName, randomizeCase } from './names.ts';
-import { decodeMessage, encodeQuery, matchReply, rcodeOf, recordsOf, Rcode, EDNS_UDP_PAYLOAD_SIZE, type DnsQuestion } from './message.ts';
+import { decodeMessage, describeExtendedError, encodeQuery, extendedErrorsOf, isDnssecBogusCode, matchReply, rcodeOf, recordsOf, Rcode, EDNS_UDP_PAYLOAD_SIZE, type DnsQuestion, type ExtendedDnsError } from './message.ts';
 import { isLoopbackAddress, parseResolvConf, type DnsServer } from './resolv-conf.ts';
 import { tcpExchange, udpExchange, type Endpoint, type ExchangeOutcome, type OnMessage } from './transport.ts';
 
@@ -45,7 +45,11 @@ export interface StubResolverOptions {
 /** The shape of tcpExchange; PipelinedTcpChannels.exchange fits it. */
 export type StreamExchange = <T>(server: Endpoint, payload: Buffer, onMessage: OnMessage<T, Endpoint>, signal: AbortSignal) => Promise<ExchangeOutcome<T>>;
 
-export type DnsFailureReason = 'servfail' | 'refused' | 'timeout' | 'truncated' | 'malformed-reply' | 'network' | 'aborted' | 'invalid-name';
+/**
+ * `bogus`: SERVFAIL with an Extended DNS Error saying DNSSEC validation failed (RFC 8914 codes 6-12),
+ * from a server whose AD bit we trust; `servfail`: any other SERVFAIL (or an RCODE we do not know).
+ */
+export type DnsFailureReason = 'servfail' | 'bogus' | 'refused' | 'timeout' | 'truncated' | 'malformed-reply' | 'network' | 'aborted' | 'invalid-name';
 
 /** A usable reply: NOERROR (answers or NODATA) or NXDOMAIN. */
 export interface DnsReply {
@@ -60,12 +64,16 @@ export interface DnsReply {
   /** `address:port` (`[v6]:port`) of the server that answered. */
   readonly server: string;
   readonly transport: 'udp' | 'tcp';
+  /** Extended DNS Errors (RFC 8914) on the reply, whatever the server's trust: for diagnostics. Absent when none. */
+  readonly extendedErrors?: readonly ExtendedDnsError[];
 }
 
 export interface DnsFailure {
   readonly ok: false;
   readonly reason: DnsFailureReason;
   readonly detail: string;
+  /** Extended DNS Errors on the reply that failed, whatever the server's trust. Absent when none (or no reply). */
+  readonly extendedErrors?: readonly ExtendedDnsError[];
 }
 
 export type DnsQueryResult = DnsReply | DnsFailure;
@@ -245,8 +253,11 @@ export function createStubResolver(options: StubResolverOptions = {}): StubResol
 function interpret(server: DnsServer, packet: DecodedPacket, transport: 'udp' | 'tcp'): DnsQueryResult {
   const rcode = rcodeOf(packet);
   const where = label(server);
+  const edes = extendedErrorsOf(packet);
+  const withEdes = edes.length === 0 ? {} : { extendedErrors: edes };
   if (rcode === Rcode.NOERROR || rcode === Rcode.NXDOMAIN) {
     return {
+      ...withEdes,
       ok: true,
       rcode: rcode === Rcode.NOERROR ? 'NOERROR' : 'NXDOMAIN',
       authenticated: packet.flag_ad && server.trustAd,
@@ -257,15 +268,24 @@ function interpret(server: DnsServer, packet: DecodedPacket, transport: 'udp' | 
       transport,
     };
   }
-  if (rcode === Rcode.REFUSED) return { ok: false, reason: 'refused', detail: `${where} answered REFUSED` };
+  // Extended DNS Errors are as unauthenticated as the AD bit (RFC 8914, Security Considerations):
+  // they count only from a server whose AD bit we trust; from others they are shown, marked so.
+  const listed = edes.map(describeExtendedError).join('; ');
+  const said = edes.length === 0 ? '' : server.trustAd ? `: ${listed}` : ` (not trusted, from a server that is neither loopback nor trust_ad: ${listed})`;
+  if (rcode === Rcode.REFUSED) return { ok: false, reason: 'refused', detail: `${where} answered REFUSED${said}`, ...withEdes };
   // SERVFAIL from a validating resolver may mean DNSSEC-bogus data: a temporary failure, never "no record".
-  if (rcode === Rcode.SERVFAIL) return { ok: false, reason: 'servfail', detail: `${where} answered SERVFAIL` };
-  return { ok: false, reason: 'servfail', detail: `${where} answered RCODE ${rcode}` };
+  // An EDE only names the cause (RFC 8914: it "does not change the processing of RCODEs"): `bogus` is
+  // a failure like `servfail`, one an operator can tell apart.
+  if (rcode === Rcode.SERVFAIL) {
+    const isBogus = server.trustAd && edes.some((e) => isDnssecBogusCode(e.infoCode));
+    return { ok: false, reason: isBogus ? 'bogus' : 'servfail', detail: `${where} answered SERVFAIL${said}`, ...withEdes };
+  }
+  return { ok: false, reason: 'servfail', detail: `${where} answered RCODE ${rcode}${said}`, ...withEdes };
 }
 
 /** The failure that says most: an answer from a server beats silence from another. */
 const FAILURE_RANK: Record<DnsFailureReason, number> = {
-  servfail: 6, refused: 5, 'malformed-reply': 4, truncated: 3, network: 2, timeout: 1, aborted: 0, 'invalid-name': 7,
+  bogus: 7, servfail: 6, refused: 5, 'malformed-reply': 4, truncated: 3, network: 2, timeout: 1, aborted: 0, 'invalid-name': 8,
 };
 
 function worst(failures: readonly DnsFailure[], deadlineMs: number): DnsFailure {

@@ -30,11 +30,12 @@ conflicts with your static maps and the bundled OnionMX map, and whether each pu
 answers with an SMTP greeting through the Tor SOCKS port of the config (tor.socks; not checked
 when it does not answer, or with --no-probe).
 
-An answer without DNSSEC authentication fails unless --allow-unsigned.
+An answer without DNSSEC authentication fails unless --allow-unsigned. A bogus one (the resolver
+says, by an Extended DNS Error, that DNSSEC validation failed) always fails: it does not fix itself.
 
-Exit status: 0 everything matches, 1 something does not (the reasons are printed), 75 the DNS
-lookup failed (try again), 64 usage, 65 invalid domain or onion, 66 unreadable hostname file,
-78 bad config.`;
+Exit status: 0 everything matches, 1 something does not (the reasons are printed; a bogus answer
+too), 75 the DNS lookup failed (try again), 64 usage, 65 invalid domain or onion, 66 unreadable
+hostname file, 78 bad config.`;
 
 export async function runVerify(args: readonly string[]): Promise<number> {
   const parsed = parseCommandArgs(args, {

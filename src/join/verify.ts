@@ -32,7 +32,7 @@ export interface VerifyReport {
   readonly checks: readonly VerifyCheck[];
   /** Every check ok (warnings and skipped checks allowed). */
   readonly ok: boolean;
-  /** Not ok only because a lookup failed temporarily. */
+  /** Not ok only because a lookup failed temporarily (a DNSSEC-bogus answer is not temporary: it fails). */
   readonly temporary: boolean;
 }
 
@@ -62,6 +62,8 @@ export async function verifyDomain(input: VerifyInput): Promise<VerifyReport> {
   let records: PublishedRecord[] = [];
   let authenticated: boolean | undefined;
   let published: readonly { onion: string; port: number }[] = [];
+  /** The resolver's account of a DNSSEC-bogus answer (Extended DNS Error), if that is what the lookup got. */
+  let bogus: string | undefined;
   switch (r.kind) {
     case 'targets':
     case 'no-onion-target': {
@@ -80,10 +82,19 @@ export async function verifyDomain(input: VerifyInput): Promise<VerifyReport> {
       add('srv', 'fail', `${owner}: no SRV record published (${r.kind === 'nxdomain' ? 'NXDOMAIN' : 'the name exists but has no SRV data'}); publish the line from \`onionmx-milter srv-record\``);
       break;
     case 'failure':
-      add('srv', 'fail', `${owner}: lookup failed (${r.reason}: ${r.detail}); check the resolver, then try again`);
+      if (r.reason === 'bogus') {
+        bogus = r.detail;
+        add('srv', 'fail', `${owner}: no usable answer: the validating resolver found it DNSSEC-bogus (see the dnssec check)`);
+      } else if (r.reason === 'servfail') {
+        // Without Extended DNS Errors a validating resolver's SERVFAIL for bogus data looks like any other.
+        add('srv', 'fail', `${owner}: lookup failed (${r.reason}: ${r.detail}); check the resolver, then try again (a validating resolver also answers SERVFAIL for DNSSEC-bogus data; with Extended DNS Errors, e.g. unbound's \`ede: yes\`, verify tells the two apart)`);
+      } else add('srv', 'fail', `${owner}: lookup failed (${r.reason}: ${r.detail}); check the resolver, then try again`);
       break;
   }
-  if (authenticated === true) add('dnssec', 'ok', 'the answer is DNSSEC-authenticated (AD from a trusted validating resolver)');
+  // Bogus is no unsigned answer, so --allow-unsigned does not excuse it; nor is it temporary: broken
+  // or forged signatures stay broken until the zone (its signatures, or its DS at the parent) is fixed.
+  if (bogus !== undefined) add('dnssec', 'fail', `DNSSEC validation failed (bogus): ${bogus}; re-sign the zone (expired or not yet valid signatures), check that the DS record at the parent matches a DNSKEY, and that nothing changes the records after signing`);
+  else if (authenticated === true) add('dnssec', 'ok', 'the answer is DNSSEC-authenticated (AD from a trusted validating resolver)');
   else if (authenticated === false) {
     const why = 'the answer is not DNSSEC-authenticated: senders that require DNSSEC (the onionmx-milter default) will not use it; sign the zone, or check that the resolver validates and is trusted (loopback or trust_ad)';
     add('dnssec', input.allowUnsigned ? 'warn' : 'fail', input.allowUnsigned ? `${why} (allowed by --allow-unsigned)` : why);
@@ -108,8 +119,8 @@ export async function verifyDomain(input: VerifyInput): Promise<VerifyReport> {
   await checkGreetings(input, published, add);
 
   const failed = checks.filter((c) => c.status === 'fail');
-  // A failed lookup proves nothing either way: the caller should try again.
-  const temporary = r.kind === 'failure';
+  // A failed lookup proves nothing either way: the caller should try again. A bogus answer does prove something.
+  const temporary = r.kind === 'failure' && r.reason !== 'bogus';
   return { domain: input.domain, expectedOnion: input.expectedOnion, records, authenticated, checks, ok: failed.length === 0, temporary };
 }
 

@@ -30,8 +30,11 @@ export interface DnsLab {
   readonly netns: string;
   /** Where nsd (authoritative) or unbound (validating) listens inside the namespace. */
   server(target: 'nsd' | 'unbound'): { readonly address: string; readonly port: number };
-  /** Runs dns-query-cli in the namespace against nsd (authoritative) or unbound (validating). */
-  query(target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'>): Promise<CliResult[]>;
+  /**
+   * Runs dns-query-cli in the namespace against nsd (authoritative) or unbound (validating).
+   * `trustAd: false` treats the (loopback) server as one whose AD bit, and Extended DNS Errors, are not trusted.
+   */
+  query(target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'> & { readonly trustAd?: boolean }): Promise<CliResult[]>;
   close(): Promise<void>;
 }
 
@@ -94,7 +97,8 @@ export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
     const probe = zones[0]?.origin ?? 'example';
     for (const target of ['nsd', 'unbound'] as const) {
       const [ready] = await lab.query(target, { lookups: [{ srv: `probe.${probe}` }], waitUntilAnsweringMs: 15_000 });
-      if (ready === undefined || ('srv' in ready && ready.srv.kind === 'failure' && ready.srv.reason !== 'servfail')) {
+      // SERVFAIL (bogus or not) is an answer: the server is up.
+      if (ready === undefined || ('srv' in ready && ready.srv.kind === 'failure' && ready.srv.reason !== 'servfail' && ready.srv.reason !== 'bogus')) {
         throw new Error(`${target} did not start: ${JSON.stringify(ready)}\n${logs(dir)}`);
       }
     }
@@ -109,9 +113,10 @@ function serverOf(target: 'nsd' | 'unbound'): { address: string; port: number } 
   return { address: '127.0.0.1', port: target === 'nsd' ? NSD_PORT : UNBOUND_PORT };
 }
 
-async function queryIn(netns: string, target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'>): Promise<CliResult[]> {
-  const server = serverOf(target);
-  const { stdout } = await run('ip', ['netns', 'exec', netns, process.execPath, QUERY_CLI, JSON.stringify({ ...request, server })]);
+async function queryIn(netns: string, target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'> & { readonly trustAd?: boolean }): Promise<CliResult[]> {
+  const { trustAd, ...rest } = request;
+  const server = { ...serverOf(target), ...(trustAd === undefined ? {} : { trustAd }) };
+  const { stdout } = await run('ip', ['netns', 'exec', netns, process.execPath, QUERY_CLI, JSON.stringify({ ...rest, server })]);
   return JSON.parse(stdout) as CliResult[];
 }
 
@@ -159,6 +164,7 @@ function unboundConf(dir: string, origins: readonly string[], anchors: readonly 
     `  logfile: "${dir}/unbound.log"`,
     '  verbosity: 1',
     '  val-log-level: 2',
+    '  ede: yes', // Extended DNS Errors (RFC 8914): a bogus answer's SERVFAIL says so (unbound 1.16+)
     '  do-ip6: no',
     '  do-not-query-localhost: no', // the default refuses to query 127.0.0.0/8, where nsd is
     '  module-config: "validator iterator"',

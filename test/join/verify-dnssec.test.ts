@@ -121,25 +121,36 @@ describe('verify against a signed zone through a validating resolver (nsd + unbo
     assert.match(raw.stdout, /^verify: OK$/m);
   });
 
-  it('a record whose signature no longer fits (bogus) fails, even with --allow-unsigned, and never shows the forged onion', async () => {
+  it('a record whose signature no longer fits (bogus) is a DNSSEC failure, exit 1, even with --allow-unsigned, and never shows the forged onion', async () => {
     for (const extra of [[], ['--allow-unsigned']]) {
       const { status, report, raw } = await verify('tampered.onionmx.example', { extra: ['--onion', A, ...extra] });
       const context = `${extra.join(' ')}\n${raw.stdout}\n${raw.stderr}`;
-      // unbound answers SERVFAIL for bogus data; the CLI documents a failed lookup as exit 75.
-      assert.equal(status, 75, context);
+      // unbound (ede: yes) answers SERVFAIL with Extended DNS Error 6: not a temporary failure, a broken signature.
+      assert.equal(status, 1, context);
       assert.equal(report.ok, false, context);
-      assert.equal(report.temporary, true, context);
+      assert.equal(report.temporary, false, context);
       assert.deepEqual(report.records, [], context);
       const srv = check(report, 'srv');
       assert.equal(srv.status, 'fail', context);
-      assert.match(srv.detail, /lookup failed \(servfail/, context);
-      // Not reported as an unsigned answer: there is no answer whose signing status could be judged.
+      assert.match(srv.detail, /DNSSEC-bogus/, context);
+      assert.doesNotMatch(srv.detail, /try again/, context);
+      // No answer whose signing status could be judged, so no "unsigned" verdict: the validation failed.
       assert.equal(report.authenticated, undefined, context);
-      assert.equal(check(report, 'dnssec').status, 'skipped', context);
+      const dnssec = check(report, 'dnssec');
+      assert.equal(dnssec.status, 'fail', context);
+      assert.match(dnssec.detail, /^DNSSEC validation failed \(bogus\): 127\.0\.0\.1:\d+ answered SERVFAIL: EDE 6 \(DNSSEC Bogus\)/, context);
       assert.doesNotMatch(raw.stdout, /not DNSSEC-authenticated/, context);
       assert.equal(check(report, 'expected-onion').status, 'fail', context);
       assert.ok(!raw.stdout.includes(B), `the forged onion reached the report: ${context}`);
     }
+  });
+
+  it('the same in the text report: "verify: FAILED", not "could not check"', async () => {
+    const raw = await cli(['verify', 'tampered.onionmx.example', '--onion', A, '--no-probe', '--config', config('unbound')]);
+    assert.equal(raw.status, 1, `${raw.stdout}\n${raw.stderr}`);
+    assert.match(raw.stdout, /^ {2}FAIL {4}dnssec +DNSSEC validation failed \(bogus\): /m);
+    assert.match(raw.stdout, /^verify: FAILED$/m);
+    assert.doesNotMatch(raw.stdout, /could not check|temporary/);
   });
 
   it('the tampered record is really served (by nsd, unvalidated): the failure above is the validation', async () => {

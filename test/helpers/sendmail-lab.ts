@@ -1,6 +1,7 @@
 // The Sendmail lab: runs INSIDE a loopback-only network namespace whose /etc/resolv.conf says
 // `nameserver 127.0.0.1` (started by sendmail.test.ts through startNetnsWorker). On loopback:
-// - the ordinary DNS server (SRV for the onion-routed domain, MX + A for the clearnet one), behind
+// - the ordinary DNS server (SRV for the onion-routed domain, MX + A for the clearnet one; two
+//   domains with the clearnet MX whose SRV query fails: SERVFAIL, or no answer), behind
 //   a recording forwarder on 127.0.0.1:53 (exim-tor-dns.ts; Sendmail has no Tor DNS, so any
 //   `.onion` question it records is a leak);
 // - the fake Tor SocksPort, which torsocks reaches with the onion name (ATYP 3) and which pipes it
@@ -17,11 +18,11 @@ import { startDnsServer } from './dns-server.ts';
 import { startTorDns } from './exim-tor-dns.ts';
 import { startFakeTor } from './fake-tor.ts';
 import { startSink, type Sink, type SinkMessage } from './smtp-sink.ts';
-import { sendSmtp, type Envelope, type TransactionResult } from './smtp-client.ts';
-import { exampleConfig, startDaemon } from './e2e-daemon.ts';
+import { openSmtp, sendSmtp, type Envelope, type SmtpReply, type TransactionResult } from './smtp-client.ts';
+import { exampleConfig, startDaemon, type DaemonProcess } from './e2e-daemon.ts';
 import { sendmailInstall } from './sendmail-install.ts';
-import { startSendmail } from './sendmail.ts';
-import { CLEARNET_DOMAIN, ONION, ONION_DOMAIN, ONION_RELAY, SENDMAIL_EXAMPLE_MC } from './sendmail-lab-fixtures.ts';
+import { startSendmail, type RunResult } from './sendmail.ts';
+import { CLEARNET_DOMAIN, ONION, ONION_DOMAIN, ONION_RELAY, SENDMAIL_EXAMPLE_MC, SERVFAIL_DOMAIN, SILENT_DOMAIN } from './sendmail-lab-fixtures.ts';
 
 const CLEARNET_MX_ADDRESS = '127.0.0.2';
 
@@ -52,10 +53,20 @@ async function main(): Promise<void> {
           { name: `_onion-mx._tcp.${ONION_DOMAIN}`, type: 'SRV', ttl: 300, data: { priority: 0, weight: 0, port: 25, target: ONION } },
           { name: CLEARNET_DOMAIN, type: 'MX', ttl: 300, data: { preference: 10, exchange: `mx.${CLEARNET_DOMAIN}` } },
           { name: `mx.${CLEARNET_DOMAIN}`, type: 'A', ttl: 300, data: CLEARNET_MX_ADDRESS },
+          // Same MX as the clearnet domain: were the daemon to fail open, Sendmail would deliver
+          // these by MX to the clearnet sink, in the same SMTP transaction as a clearnet recipient.
+          { name: SERVFAIL_DOMAIN, type: 'MX', ttl: 300, data: { preference: 10, exchange: `mx.${CLEARNET_DOMAIN}` } },
+          { name: SILENT_DOMAIN, type: 'MX', ttl: 300, data: { preference: 10, exchange: `mx.${CLEARNET_DOMAIN}` } },
         ],
       },
     ],
-    behaviour: () => ({ kind: 'zone', ad: true }),
+    // Only the daemon's SRV question fails; Sendmail's own MX and A lookups are answered.
+    behaviour: (q) => {
+      const name = q.name.toLowerCase();
+      if (q.type === 'SRV' && name === `_onion-mx._tcp.${SERVFAIL_DOMAIN}`) return { kind: 'servfail' };
+      if (q.type === 'SRV' && name === `_onion-mx._tcp.${SILENT_DOMAIN}`) return { kind: 'drop' };
+      return { kind: 'zone', ad: true };
+    },
   });
   cleanups.push(() => dns.close());
   const resolver = await startTorDns({ address: '127.0.0.1', port: 53, upstream: { address: '127.0.0.1', port: dns.port }, firstAddress: '10.192.0.1' });
@@ -88,7 +99,7 @@ async function main(): Promise<void> {
       'log.level': 'info',
     }),
   );
-  const daemon = await startDaemon(configPath);
+  let daemon: DaemonProcess = await startDaemon(configPath);
   cleanups.push(async () => {
     await daemon.stop();
   });
@@ -107,6 +118,18 @@ async function main(): Promise<void> {
     {
       info: () => ({ port: sendmail.port }),
       smtp: (envelope: Envelope): Promise<TransactionResult> => sendSmtp(sendmail.port, envelope),
+      /** One command at a time; each reply (code 0 once the server has closed the connection). */
+      smtpDialog: async (lines: string[]): Promise<SmtpReply[]> => {
+        const session = await openSmtp(sendmail.port);
+        const replies: SmtpReply[] = [];
+        for (const line of lines) replies.push(await session.command(line).catch(() => ({ code: 0, lines: [], raw: '(connection closed)' })));
+        session.destroy();
+        return replies;
+      },
+      /** `sendmail -C submit.cf <args>`, input on stdin: the MSP, as `sendmail -t` runs on a stock install. */
+      msp: (args: string[], input = ''): Promise<RunResult> => sendmail.submit(args, input),
+      /** `sendmail -C sendmail.cf <args>`: the MTA's own configuration (`-bp`, or `-Am` style submission). */
+      mta: (args: string[], input = ''): Promise<RunResult> => sendmail.run(args, input),
       waitForMessage: (sink: string, subject: string): Promise<SinkMessage> => sinkOf(sink).waitForMessage((m) => m.data.includes(`Subject: ${subject}\r\n`)),
       messages: (sink: string): readonly SinkMessage[] => sinkOf(sink).messages,
       upstreamDnsQueries: (): string[] => dns.queries.map((q) => `${q.name.toLowerCase()} ${q.type}`),
@@ -115,6 +138,12 @@ async function main(): Promise<void> {
       sendmailOutput: (): string => sendmail.output(),
       cf: (): string => readFileSync(sendmail.cfFile, 'utf8'),
       daemonLog: () => daemon.lines,
+      stopDaemon: async (): Promise<void> => {
+        await daemon.stop();
+      },
+      startDaemon: async (): Promise<void> => {
+        daemon = await startDaemon(configPath);
+      },
     },
     cleanups,
   );

@@ -9,9 +9,13 @@
 //   127.0.0.1:<free port>; DeliveryMode=background delivers at once after accepting.
 //   Start-up waits (bounded poll) until the port accepts a connection; stop() sends SIGTERM.
 // - Sendmail logs only to syslog; tests assert on what arrives at sinks and on the SMTP replies.
+// - Local submission goes as on a stock install: through the MSP, ROOT/submit.cf from
+//   FEATURE(msp) relaying by SMTP to this instance's port (queue ROOT/clientmqueue; it runs as the
+//   `mail` user, since the MSP refuses root and the unpacked package created no smmsp), so it meets
+//   the MTA's milters like any SMTP client.
 // - DNS: Sendmail uses the libc resolver: run it only inside startNetnsWorker (netns.ts).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,12 +30,25 @@ export interface SendmailOptions {
   readonly agentEnv?: Readonly<Record<string, string>>;
 }
 
+export interface RunResult {
+  /** Exit status (sysexits), null when killed. */
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 export interface SendmailInstance {
   readonly port: number;
   readonly root: string;
   readonly cfFile: string;
+  /** The MSP configuration (FEATURE(msp) relaying to 127.0.0.1:port). */
+  readonly submitCfFile: string;
   /** The daemon's stderr so far. */
   output(): string;
+  /** `sendmail -C sendmail.cf <args>` (the MTA's own configuration, e.g. `-bp`). */
+  run(args: readonly string[], input?: string): Promise<RunResult>;
+  /** `sendmail -C submit.cf <args>`, input on stdin: the MSP (`-t` submissions, `-bp`, `-q`). */
+  submit(args: readonly string[], input?: string): Promise<RunResult>;
   stop(): Promise<void>;
 }
 
@@ -88,6 +105,42 @@ export async function startSendmail(options: SendmailOptions): Promise<SendmailI
   const cfFile = join(root, 'sendmail.cf');
   writeFileSync(cfFile, cf, { mode: 0o644 });
 
+  // The MSP as cf/cf/submit.mc has it, with paths and the MTA's port (the relay mailer's
+  // `TCP $h <port>`) changed; it delivers interactively (DeliveryMode=i), so submission returns
+  // once the MTA has answered the final dot, or once the message sits in its own queue.
+  const clientQueue = join(root, 'clientmqueue');
+  mkdirSync(clientQueue, { mode: 0o770 });
+  const mail = execFileSync('id', ['-u', 'mail'], { encoding: 'utf8' }).trim();
+  const mailGroup = execFileSync('id', ['-g', 'mail'], { encoding: 'utf8' }).trim();
+  chownSync(clientQueue, Number(mail), Number(mailGroup));
+  const submitMc = [
+    'divert(0)dnl',
+    define('confCF_VERSION', 'Submit'),
+    "define(`__OSTYPE__',`')dnl",
+    define('confDOMAIN_NAME', 'sendmail.test'),
+    define('confRUN_AS_USER', 'mail'),
+    define('MSP_QUEUE_DIR', clientQueue),
+    define('STATUS_FILE', join(clientQueue, 'sm-client.st')),
+    define('confPID_FILE', join(clientQueue, 'sm-client.pid')),
+    define('confSERVICE_SWITCH_FILE', join(root, 'service.switch')),
+    define('confHOSTS_FILE', join(root, 'hosts')),
+    define('RELAY_MAILER_ARGS', `TCP $h ${port}`),
+    `FEATURE(${q('msp')}, ${q('[127.0.0.1]')})dnl`,
+    '',
+  ].join('\n');
+  writeFileSync(join(root, 'submit.mc'), submitMc);
+  const submitCf = execFileSync('m4', [`-D_CF_DIR_=${options.install.cfDir}/`, join(options.install.cfDir, 'm4/cf.m4'), join(root, 'submit.mc')], { encoding: 'utf8' });
+  const submitCfFile = join(root, 'submit.cf');
+  writeFileSync(submitCfFile, submitCf, { mode: 0o644 });
+
+  const runWith = (config: string, args: readonly string[], input?: string): Promise<RunResult> =>
+    new Promise((resolve) => {
+      const child = execFile(options.install.binary, ['-C', config, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
+      });
+      child.stdin?.end(input ?? '');
+    });
+
   let output = '';
   const daemon: ChildProcess = spawn(options.install.binary, ['-C', cfFile, '-bD'], { stdio: ['ignore', 'pipe', 'pipe'] });
   daemon.stdout?.setEncoding('utf8').on('data', (s: string) => (output += s));
@@ -110,5 +163,14 @@ export async function startSendmail(options: SendmailOptions): Promise<SendmailI
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { port, root, cfFile, output: () => output, stop };
+  return {
+    port,
+    root,
+    cfFile,
+    submitCfFile,
+    output: () => output,
+    run: (args, input) => runWith(cfFile, args, input),
+    submit: (args, input) => runWith(submitCfFile, args, input),
+    stop,
+  };
 }

@@ -5,6 +5,13 @@
 //   the onion (ATYP 3) at the fake Tor, which pipes it to the onion's sink;
 // - a clearnet recipient of the same message goes by MX to the clearnet sink, not through Tor;
 // - the milter's routing header is present and a forged one from the client is gone;
+// - a recipient whose route lookup fails (SERVFAIL, or no DNS answer) is never delivered in the
+//   clear: over SMTP the milter answers 451 4.4.3 at RCPT; without the milter (a submission with
+//   the MTA's own configuration) the socket map's TEMP keeps the recipient in the queue;
+// - with the daemon down, F=T makes Sendmail answer 451 to MAIL, and local submissions wait in the
+//   MSP's queue; after a restart both go through Tor again;
+// - a local submission (`sendmail -t` through the MSP, which relays over SMTP to the MTA) meets
+//   the milter like SMTP mail: routing header replaced, delivered through the fake Tor;
 // - no `.onion` name is ever asked of DNS.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,9 +20,10 @@ import { needPrograms, needRoot } from '../helpers/system.ts';
 import { needSetup } from '../helpers/exim-install.ts';
 import { sendmailInstall } from '../helpers/sendmail-install.ts';
 import { startNetnsWorker, type NetnsWorker } from '../helpers/netns.ts';
-import { CLEARNET_DOMAIN, ONION, ONION_DOMAIN, SENDMAIL_LAB_SCRIPT } from '../helpers/sendmail-lab-fixtures.ts';
+import { CLEARNET_DOMAIN, ONION, ONION_DOMAIN, SENDMAIL_LAB_SCRIPT, SERVFAIL_DOMAIN, SILENT_DOMAIN } from '../helpers/sendmail-lab-fixtures.ts';
 import type { SinkMessage } from '../helpers/smtp-sink.ts';
-import type { TransactionResult } from '../helpers/smtp-client.ts';
+import type { SmtpReply, TransactionResult } from '../helpers/smtp-client.ts';
+import type { RunResult } from '../helpers/sendmail.ts';
 import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 
 const skip =
@@ -23,6 +31,7 @@ const skip =
 
 const HEADER = 'X-Onion-Route';
 const FORGED = 'smtptor:[forgedforgedforgedforgedforgedforgedforgedforgedforgedfo.onion]:25';
+const EXPECTED_HEADER = `${ONION_DOMAIN}=${ONION}:25`;
 
 interface SocksSeen {
   readonly command: string;
@@ -50,6 +59,10 @@ describe('real Sendmail routing onion mail through the milter and the socket map
   });
 
   const waitFor = (sink: 'onion' | 'clearnet', subject: string): Promise<SinkMessage> => lab.call<SinkMessage>('waitForMessage', sink, subject);
+  const socks = (): Promise<SocksSeen[]> => lab.call<SocksSeen[]>('socksRequests');
+  const delivered = async (sink: 'onion' | 'clearnet', subject: string): Promise<SinkMessage[]> =>
+    (await lab.call<SinkMessage[]>('messages', sink)).filter((m) => m.data.includes(`Subject: ${subject}\r\n`));
+  const throughTor = (r: SocksSeen): boolean => r.command === 'connect' && r.atyp === 3 && r.destination === `${ONION}:25` && r.rep === 0;
 
   it('delivers the onion recipient through torsocks and the fake Tor, the clearnet one by MX; header replaced', async () => {
     const result = await lab.call<TransactionResult>('smtp', {
@@ -70,20 +83,135 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     const viaTor = await waitFor('onion', 'sendmail mixed');
     assert.deepEqual(viaTor.to, [`bob@${ONION_DOMAIN}`]);
     const headers = headerValues(viaTor.data, HEADER);
-    assert.deepEqual(headers, [`${ONION_DOMAIN}=${ONION}:25`], 'the forged header is gone and the milter added its own');
+    assert.deepEqual(headers, [EXPECTED_HEADER], 'the forged header is gone and the milter added its own');
 
     const clear = await waitFor('clearnet', 'sendmail mixed');
     assert.deepEqual(clear.to, [`carol@${CLEARNET_DOMAIN}`]);
 
-    const socks = await lab.call<SocksSeen[]>('socksRequests');
-    assert.ok(
-      socks.some((r) => r.command === 'connect' && r.atyp === 3 && r.destination === `${ONION}:25` && r.rep === 0),
-      JSON.stringify(socks),
-    );
-    assert.ok(!socks.some((r) => r.destination.includes(CLEARNET_DOMAIN) || r.destination.startsWith('127.0.0.2')), 'clearnet mail did not go through Tor');
+    const seen = await socks();
+    assert.ok(seen.some(throughTor), JSON.stringify(seen));
+    assert.ok(!seen.some((r) => r.destination.includes(CLEARNET_DOMAIN) || r.destination.startsWith('127.0.0.2')), 'clearnet mail did not go through Tor');
   });
 
-  it('never asks DNS about a .onion name', async () => {
+  it('refuses, at RCPT with 451 4.4.3, a recipient whose route lookup gets SERVFAIL or no answer; never delivers it by MX', async () => {
+    const socksBefore = (await socks()).length;
+    const result = await lab.call<TransactionResult>('smtp', {
+      from: 'alice@sender.example',
+      to: [`xavier@${SERVFAIL_DOMAIN}`, `yvonne@${SILENT_DOMAIN}`, `carol@${CLEARNET_DOMAIN}`],
+      message: buildMessage([['Subject', 'sendmail lookup trouble']]),
+    });
+    const [servfail, silent, clearnet] = result.rcpts.map((r) => r.reply);
+    assert.match(servfail?.raw ?? '', /^451 4\.4\.3 .*SERVFAIL/, JSON.stringify(result.rcpts));
+    assert.match(silent?.raw ?? '', /^451 4\.4\.3 .*timeout/, JSON.stringify(result.rcpts));
+    assert.equal(clearnet?.code, 250, clearnet?.raw);
+    assert.equal(result.data?.code, 250, result.data?.raw);
+
+    // Both failing domains have the clearnet domain's MX: failing open, Sendmail would have put
+    // them into this very delivery. The message went out with the clearnet recipient alone.
+    const clear = await waitFor('clearnet', 'sendmail lookup trouble');
+    assert.deepEqual(clear.to, [`carol@${CLEARNET_DOMAIN}`]);
+    assert.deepEqual(await delivered('onion', 'sendmail lookup trouble'), []);
+    assert.deepEqual((await socks()).slice(socksBefore), [], 'no SOCKS request for this message');
+    // Refused at RCPT, so not queued either: the client keeps them and retries.
+    const queue = await lab.call<RunResult>('mta', ['-bp']);
+    assert.doesNotMatch(queue.stdout, /xavier@|yvonne@/, queue.stdout);
+  });
+
+  it("keeps such recipients queued on the socket map's TEMP when no milter runs (a submission with the MTA's configuration)", async () => {
+    // `sendmail -C sendmail.cf` (as `-Am` does) never meets a milter: only the mailertable lookup
+    // stands between the recipient and delivery by MX.
+    const socksBefore = (await socks()).length;
+    const submitted = await lab.call<RunResult>(
+      'mta',
+      ['-odi', '-f', 'alice@sender.example', `xavier@${SERVFAIL_DOMAIN}`, `yvonne@${SILENT_DOMAIN}`, `frank@${CLEARNET_DOMAIN}`],
+      buildMessage([
+        ['Subject', 'sendmail lookup trouble, no milter'],
+        [HEADER, FORGED],
+      ]),
+    );
+    assert.equal(submitted.code, 0, JSON.stringify(submitted));
+    // -odi: delivery was attempted before sendmail returned.
+    const clear = await waitFor('clearnet', 'sendmail lookup trouble, no milter');
+    assert.deepEqual(clear.to, [`frank@${CLEARNET_DOMAIN}`]);
+    // No milter, so nobody removed the client's header; it routed nothing (routing never reads it).
+    assert.deepEqual(headerValues(clear.data, HEADER), [FORGED]);
+    assert.deepEqual(await delivered('onion', 'sendmail lookup trouble, no milter'), []);
+    assert.deepEqual((await socks()).slice(socksBefore), [], 'no SOCKS request for this message');
+    const queue = await lab.call<RunResult>('mta', ['-bp']);
+    const entry = queue.stdout.split(/\n(?=\S)/).find((e) => e.includes(`yvonne@${SILENT_DOMAIN}`)) ?? '';
+    assert.match(entry, /mailertable map: lookup \(lookup-(trouble|silent)\.example\): deferred/, queue.stdout);
+    assert.match(entry, new RegExp(`xavier@${SERVFAIL_DOMAIN.replaceAll('.', '\\.')}`), queue.stdout);
+    assert.doesNotMatch(entry, /frank@/, 'the clearnet recipient is delivered and gone from the queue');
+  });
+
+  it('routes a local submission (sendmail -t through the MSP) through the milter like SMTP mail', async () => {
+    const socksBefore = (await socks()).length;
+    const submitted = await lab.call<RunResult>(
+      'msp',
+      ['-t', '-f', 'alice@sender.example'],
+      buildMessage([
+        ['To', `erin@${ONION_DOMAIN}, frank@${CLEARNET_DOMAIN}`],
+        ['Subject', 'sendmail local mixed'],
+        [HEADER, FORGED],
+      ]),
+    );
+    assert.equal(submitted.code, 0, JSON.stringify(submitted));
+    const viaTor = await waitFor('onion', 'sendmail local mixed');
+    assert.deepEqual(viaTor.to, [`erin@${ONION_DOMAIN}`]);
+    assert.deepEqual(headerValues(viaTor.data, HEADER), [EXPECTED_HEADER], 'the forged header is gone and the milter added its own');
+    assert.match(viaTor.data, /^Received: from \S+ \(localhost \[127\.0\.0\.1\]\)/, 'relayed over SMTP by the MSP');
+    const clear = await waitFor('clearnet', 'sendmail local mixed');
+    assert.deepEqual(clear.to, [`frank@${CLEARNET_DOMAIN}`]);
+    const seen = (await socks()).slice(socksBefore);
+    assert.ok(seen.some(throughTor), JSON.stringify(seen));
+  });
+
+  it('answers 451 while the daemon is down (F=T), holds local submissions, and routes both again once it is back', async () => {
+    await lab.call('stopDaemon');
+    const replies = await lab.call<SmtpReply[]>('smtpDialog', ['EHLO client.test', 'MAIL FROM:<alice@sender.example>', `RCPT TO:<gina@${ONION_DOMAIN}>`, `RCPT TO:<hank@${CLEARNET_DOMAIN}>`, 'DATA']);
+    const transcript = replies.map((r) => r.raw).join('\n');
+    assert.equal(replies[0]?.code, 250, transcript);
+    // Sendmail could not open the milter at connect and, with F=T, tempfails every transaction.
+    assert.match(replies[1]?.raw ?? '', /^451 4\.3\.2 /, transcript);
+    assert.ok(
+      replies.slice(2).every((r) => r.code !== 250 && r.code !== 354),
+      `no recipient and no data accepted: ${transcript}`,
+    );
+
+    // The MSP is refused the same way and keeps the message in its own queue.
+    const held = await lab.call<RunResult>(
+      'msp',
+      ['-t', '-f', 'alice@sender.example'],
+      buildMessage([
+        ['To', `ivan@${ONION_DOMAIN}`],
+        ['Subject', 'sendmail local while down'],
+      ]),
+    );
+    assert.equal(held.code, 0, JSON.stringify(held));
+    const clientQueue = await lab.call<RunResult>('msp', ['-bp']);
+    assert.match(clientQueue.stdout, new RegExp(`ivan@${ONION_DOMAIN.replaceAll('.', '\\.')}`), clientQueue.stdout);
+    assert.match(clientQueue.stdout, /Deferred: 451 4\.3\.2 /, clientQueue.stdout);
+    assert.deepEqual(await delivered('onion', 'sendmail local while down'), []);
+
+    await lab.call('startDaemon');
+    const result = await lab.call<TransactionResult>('smtp', {
+      from: 'alice@sender.example',
+      to: [`gina@${ONION_DOMAIN}`],
+      message: buildMessage([['Subject', 'sendmail after restart']]),
+    });
+    assert.equal(result.data?.code, 250, JSON.stringify(result));
+    const viaTor = await waitFor('onion', 'sendmail after restart');
+    assert.deepEqual(headerValues(viaTor.data, HEADER), [EXPECTED_HEADER]);
+
+    // A queue run of the MSP (cron's `sendmail -Ac -q` on a stock install) hands the held message over.
+    const flushed = await lab.call<RunResult>('msp', ['-q']);
+    assert.equal(flushed.code, 0, JSON.stringify(flushed));
+    const late = await waitFor('onion', 'sendmail local while down');
+    assert.deepEqual(late.to, [`ivan@${ONION_DOMAIN}`]);
+    assert.deepEqual(headerValues(late.data, HEADER), [EXPECTED_HEADER]);
+  });
+
+  it('never asked DNS about a .onion name', async () => {
     const asked = await lab.call<string[]>('resolverQuestions');
     assert.ok(asked.some((q) => q.startsWith(`${CLEARNET_DOMAIN} MX`)), `Sendmail's MX lookup went there: ${asked.join(', ')}`);
     assert.deepEqual(

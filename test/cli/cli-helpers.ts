@@ -10,9 +10,18 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export function runCli(args: readonly string[], options: { readonly timeoutMs?: number } = {}): Promise<CliRun> {
+export interface RunCliOptions {
+  /** Bound against a hang (default 20 s); not a timing assertion. */
+  readonly timeoutMs?: number;
+  /** A command that runs the CLI, e.g. `['ip', 'netns', 'exec', name]` to run it inside a namespace. */
+  readonly wrapper?: readonly string[];
+}
+
+export function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+    if (command === undefined) throw new Error('unreachable: the command list always has node');
+    const child = spawn(command, [...prefix, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -4,13 +4,12 @@
 // the greeting check finds the SOCKS port closed and is skipped (or --no-probe skips it).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needPrograms, needRoot } from '../helpers/system.ts';
 import { startDnsLab, type DnsLab } from '../helpers/zone.ts';
-import { CLI, type CliRun } from '../cli/cli-helpers.ts';
+import { runCli, type CliRun } from '../cli/cli-helpers.ts';
 
 const A = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
 /** The forged target the tampered record points at after signing. */
@@ -44,23 +43,7 @@ describe('verify against a signed zone through a validating resolver (nsd + unbo
   };
 
   /** The built CLI, run inside the namespace (a generous bound only guards against a hang). */
-  const cli = (args: readonly string[]): Promise<CliRun> =>
-    new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', lab.netns, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`verify ${args.join(' ')} did not finish\n${stdout}\n${stderr}`));
-      }, 60_000);
-      child.on('error', reject);
-      child.on('close', (status) => {
-        clearTimeout(timer);
-        resolve({ status, stdout, stderr });
-      });
-    });
+  const cli = (args: readonly string[]): Promise<CliRun> => runCli(args, { wrapper: ['ip', 'netns', 'exec', lab.netns], timeoutMs: 60_000 });
 
   const verify = async (domain: string, options: { resolver?: 'nsd' | 'unbound'; extra?: readonly string[] } = {}): Promise<{ status: number | null; report: Report; raw: CliRun }> => {
     const raw = await cli(['verify', domain, '--json', '--probe-timeout', '5s', '--config', config(options.resolver ?? 'unbound'), ...(options.extra ?? [])]);

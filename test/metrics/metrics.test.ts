@@ -12,38 +12,13 @@ import { parseConfigText } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics/index.ts';
 import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.ts';
+import { httpGet, samples } from '../helpers/prometheus.ts';
 import { startFakeTor, type FakeTor } from '../helpers/fake-tor.ts';
 import { startSink, type Sink } from '../helpers/smtp-sink.ts';
 
 const UP = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
 const DOWN = 'xa4r2iadxm55fbnqgwwi5mymqdcofiu3w6rpbtqn7b2dyn7mgwj64jyd.onion';
 const SRV_TARGET = 'sp3k262uwy4r2k3ycr5awluarykdpag6a7y33jxop4cs2lu5uz5sseqd.onion';
-
-function get(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Sample values by `name{a="x",b="y"}` with labels sorted, empty-valued labels dropped. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) continue;
-    const labels = [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].filter((l) => l[2] !== '').map((l) => `${l[1]}="${l[2]}"`).sort();
-    out.set(`${m[1]}{${labels.join(',')}}`, Number(m[3]));
-  }
-  return out;
-}
 
 describe('metrics from a running daemon', () => {
   let dns: DnsTestServer;
@@ -110,7 +85,7 @@ describe('metrics from a running daemon', () => {
     await transaction(['a@srv.example', 'b@srv.example']);
     await transaction(['a@broken.example']);
     await transaction(['a@nobody.example', 'a@down.example']);
-    const scrape = await get(port, '/metrics');
+    const scrape = await httpGet(port, '/metrics');
     assert.equal(scrape.status, 200);
     assert.match(scrape.type, /^text\/plain/);
     const s = samples(scrape.body);
@@ -136,14 +111,14 @@ describe('metrics from a running daemon', () => {
   it('probe results per onion after a health tick, and /healthz lists the unreachable one', async () => {
     assert.ok(daemon.health !== undefined);
     await daemon.health.tick();
-    const s = samples((await get(port, '/metrics')).body);
+    const s = samples((await httpGet(port, '/metrics')).body);
     assert.equal(s.get(`onionmx_probes_total{onion="${UP}",result="reachable"}`), 1);
     assert.equal(s.get(`onionmx_probes_total{code="F2",onion="${DOWN}",result="unreachable"}`), 1);
     assert.equal(s.get(`onionmx_onion_reachable{onion="${UP}"}`), 1);
     assert.equal(s.get(`onionmx_onion_reachable{onion="${DOWN}"}`), 0);
     assert.equal(s.get(`onionmx_onion_unreachable{onion="${DOWN}"}`), 1);
     assert.equal(s.get(`onionmx_onion_last_error{code="F2",onion="${DOWN}"}`), 1);
-    const healthz = await get(port, '/healthz');
+    const healthz = await httpGet(port, '/healthz');
     assert.equal(healthz.status, 200);
     const body = JSON.parse(healthz.body) as { ok: boolean; health: { unreachable: { onion: string; code: string }[] } };
     assert.equal(body.ok, true);
@@ -155,7 +130,7 @@ describe('metrics from a running daemon', () => {
   });
 
   it('answers 404 elsewhere and 405 for other methods', async () => {
-    assert.equal((await get(port, '/')).status, 404);
+    assert.equal((await httpGet(port, '/')).status, 404);
     const status = await new Promise<number>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/metrics', method: 'POST' }, (res) => {
         res.resume();

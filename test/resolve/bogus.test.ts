@@ -4,7 +4,6 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { request } from 'node:http';
 import { createStubResolver } from '../../src/resolve/dns/index.ts';
 import { lookupOnionSrv } from '../../src/resolve/srv.ts';
 import { createSrvSource } from '../../src/resolve/srv-source.ts';
@@ -14,6 +13,7 @@ import { Daemon } from '../../src/daemon/daemon.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 import { startDnsServer, type DnsTestServer, type FixtureReply } from '../helpers/dns-server.ts';
+import { httpGet, samples } from '../helpers/prometheus.ts';
 
 const ONION = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
 const BOGUS_TEXT = 'validation failure <_onion-mx._tcp.bogus.example. SRV IN>: signature crypto failed';
@@ -77,30 +77,6 @@ describe('a DNSSEC-bogus SRV answer through lookup, cache and resolver', () => {
     }
   });
 });
-
-/** Prometheus sample values by `name{labels}` (labels sorted, empty ones dropped). */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) continue;
-    const labels = [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].filter((l) => l[2] !== '').map((l) => `${l[1]}="${l[2]}"`).sort();
-    out.set(`${m[1]}{${labels.join(',')}}`, Number(m[3]));
-  }
-  return out;
-}
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => { resolve(body); });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('a DNSSEC-bogus SRV answer at the milter (daemon, fixture DNS)', () => {
   let dns: DnsTestServer;
@@ -168,7 +144,7 @@ describe('a DNSSEC-bogus SRV answer at the milter (daemon, fixture DNS)', () => 
     assert.equal(logged.length, 2, JSON.stringify(lines));
     assert.match(String(logged[0]?.['reason']), /^bogus: 127\.0\.0\.1:\d+ answered SERVFAIL: EDE 6 \(DNSSEC Bogus\): validation failure/);
 
-    const s = samples(await scrape(metricsPort));
+    const s = samples((await httpGet(metricsPort, '/metrics')).body);
     const shown = (): string => [...s].filter(([k]) => k.includes('tempfail') || k.includes('dns_queries')).map(([k, v]) => `${k} ${v}`).join('\n');
     assert.equal(s.get('onionmx_tempfails_total{reason="bogus"}'), 2, shown());
     assert.equal(s.get('onionmx_tempfails_total{reason="servfail"}'), 1, shown());

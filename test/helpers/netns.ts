@@ -10,14 +10,11 @@
 //   const lab = await startNetnsWorker(workerPath, { resolvConf: 'nameserver 127.0.0.1\n' });
 //   const result = await lab.call('send', envelope);
 //   await lab.close();   // asks the worker to clean up, then kills anything left in the namespace
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { createLoopbackNetns } from './loopback-netns.ts';
+import { atProcessEnd } from './process-end.ts';
 
 export interface NetnsWorkerOptions {
   /** Contents of /etc/resolv.conf as seen inside. */
@@ -50,60 +47,43 @@ interface RpcReply {
   readonly error?: string;
 }
 
-const live = new Set<() => void>();
-process.once('exit', () => {
-  for (const kill of live) kill();
-});
-
 export async function startNetnsWorker(workerScript: string, options: NetnsWorkerOptions): Promise<NetnsWorker> {
-  const netns = `onionmx-${options.label}-${String(process.pid)}-${randomBytes(3).toString('hex')}`;
-  const dir = mkdtempSync(join(tmpdir(), 'onionmx-netns-'));
-  const mounts: [string, string][] = [];
-  for (const [i, [target, contents]] of Object.entries({ ...options.files, '/etc/resolv.conf': options.resolvConf }).entries()) {
-    const source = join(dir, `file-${String(i)}`);
-    writeFileSync(source, contents);
-    mounts.push([source, target]);
-  }
-  // `mount --bind SOURCE TARGET` for each file, then exec the worker: "$@" is node and the script.
-  const script = [
-    ...mounts.map(([source, target]) => `mount --bind '${source}' '${target}'`),
-    ...(options.privateTmp === true ? privateTmpCommands(workerScript, netns) : []),
-    'exec "$@"',
-  ].join(' && ');
-  await run('ip', ['netns', 'add', netns]);
-  let child: ChildProcess | undefined;
-  const removeNamespace = async (): Promise<void> => {
-    const pids = await run('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => []);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-    await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-    // Never recursive: should a bind mount of the checkout still be there, rmdir fails harmlessly.
+  const ns = await createLoopbackNetns(options.label);
+  const netns = ns.name;
+  // Never recursive: should a bind mount of the checkout still be there, rmdir fails harmlessly.
+  const removeHoldDir = (): void => {
     try {
       rmdirSync(holdDir(netns));
     } catch {
       // absent (no privateTmp) or busy
     }
   };
-  const killSync = (): void => {
-    child?.kill('SIGKILL');
+  // Registered after the namespace's own last-resort clean-up, so it runs once nothing is inside.
+  const forgetHoldDir = atProcessEnd(removeHoldDir);
+  const removeNamespace = async (): Promise<void> => {
+    await ns.remove();
+    removeHoldDir();
+    forgetHoldDir();
   };
-  live.add(killSync);
+  let child: ChildProcess;
   try {
-    await run('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+    const mounts: [string, string][] = [];
+    for (const [i, [target, contents]] of Object.entries({ ...options.files, '/etc/resolv.conf': options.resolvConf }).entries()) {
+      const source = join(ns.dir, `file-${String(i)}`);
+      writeFileSync(source, contents);
+      mounts.push([source, target]);
+    }
+    // `mount --bind SOURCE TARGET` for each file, then exec the worker: "$@" is node and the script.
+    const script = [
+      ...mounts.map(([source, target]) => `mount --bind '${source}' '${target}'`),
+      ...(options.privateTmp === true ? privateTmpCommands(workerScript, netns) : []),
+      'exec "$@"',
+    ].join(' && ');
     // `unshare --mount` gives a private mount namespace: the bind mount is invisible outside.
-    child = spawn(
-      'ip',
-      ['netns', 'exec', netns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'netns-worker', process.execPath, workerScript],
-      { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
-    );
+    child = ns.spawn(['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'netns-worker', process.execPath, workerScript], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
   } catch (err) {
-    live.delete(killSync);
     await removeNamespace();
     throw err;
   }
@@ -150,7 +130,6 @@ export async function startNetnsWorker(workerScript: string, options: NetnsWorke
         worker.kill('SIGKILL');
         await exitPromise;
       }
-      live.delete(killSync);
       await removeNamespace();
     })();
     return closing;

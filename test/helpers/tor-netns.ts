@@ -9,11 +9,11 @@
 //
 // torrc: `SocksPort 127.0.0.1:9050 ExtendedErrors`, a short `SocksTimeout`, a temp DataDirectory,
 // `RunAsDaemon 0`. (`DisableNetwork 1` is no substitute: it closes the SocksPort too.)
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { stopChild } from '../bench/child-process.ts';
+import { createLoopbackNetns, type NetnsRun } from './loopback-netns.ts';
 
 export interface TorLab {
   readonly netns: string;
@@ -21,37 +21,22 @@ export interface TorLab {
   readonly dir: string;
   /** Tor's stdout so far (notice level), for failure messages. */
   log(): string;
-  exec(argv: readonly string[], options?: { readonly timeoutMs?: number }): Promise<{ status: number | null; stdout: string; stderr: string }>;
+  exec(argv: readonly string[], options?: { readonly timeoutMs?: number }): Promise<NetnsRun>;
   close(): Promise<void>;
 }
 
 const SOCKS_PORT = 9050;
 
 export async function startTorLab(options: { readonly socksTimeoutS?: number; readonly startTimeoutMs?: number } = {}): Promise<TorLab> {
-  const dir = mkdtempSync(join(tmpdir(), 'onionmx-torlab-'));
-  const netns = `onionmx-tor-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const ns = await createLoopbackNetns('tor');
+  const dir = ns.dir;
   let tor: ChildProcess | undefined;
   let output = '';
-  let netnsCreated = false;
   const close = async (): Promise<void> => {
-    if (tor !== undefined) await stop(tor);
-    if (netnsCreated) {
-      const { stdout } = await run('ip', ['netns', 'pids', netns]).catch(() => ({ stdout: '' }));
-      for (const pid of stdout.split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-      await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    if (tor !== undefined) await stopChild(tor, 3000);
+    await ns.remove();
   };
   try {
-    await run('ip', ['netns', 'add', netns]);
-    netnsCreated = true;
-    await run('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
     const data = join(dir, 'data');
     mkdirSync(data, { mode: 0o700 });
     const torrc = join(dir, 'torrc');
@@ -67,7 +52,7 @@ export async function startTorLab(options: { readonly socksTimeoutS?: number; re
         '',
       ].join('\n'),
     );
-    const child = spawn('ip', ['netns', 'exec', netns, 'tor', '-f', torrc, '--defaults-torrc', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = ns.spawn(['tor', '-f', torrc, '--defaults-torrc', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
     tor = child;
     child.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
@@ -81,57 +66,23 @@ export async function startTorLab(options: { readonly socksTimeoutS?: number; re
           resolve();
         }
       };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`tor exited (${code}) before opening its SocksPort:\n${output}`));
       });
     });
     return {
-      netns,
+      netns: ns.name,
       socks: `127.0.0.1:${SOCKS_PORT}`,
       dir,
       log: () => output,
-      exec: (argv, execOptions = {}) =>
-        new Promise((resolve, reject) => {
-          const c = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-          let stdout = '';
-          let stderr = '';
-          c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-          c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-          const timer = setTimeout(() => {
-            c.kill('SIGKILL');
-            reject(new Error(`${argv.join(' ')} did not finish within ${execOptions.timeoutMs ?? 60_000} ms\n${stdout}\n${stderr}`));
-          }, execOptions.timeoutMs ?? 60_000);
-          c.on('error', reject);
-          c.on('close', (status) => {
-            clearTimeout(timer);
-            resolve({ status, stdout, stderr });
-          });
-        }),
+      exec: (argv, execOptions) => ns.run(argv, execOptions),
       close,
     };
   } catch (err) {
     await close();
     throw err;
   }
-}
-
-function run(cmd: string, args: readonly string[]): Promise<{ stdout: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else resolve({ stdout });
-    });
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
 }

@@ -2,13 +2,13 @@
 // ldns-signzone: signatures expire, so they are never committed), served by nsd, validated by
 // unbound — all inside a loopback-only network namespace so unbound can never reach the internet.
 // Queries run in the namespace too, through our compiled stub resolver (dns-query-cli.js).
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, openSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { writeFileSync, readFileSync, openSync, closeSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
+import { stopChild } from '../bench/child-process.ts';
+import { createLoopbackNetns, type LoopbackNetns } from './loopback-netns.ts';
 import type { CliRequest, CliResult } from './dns-query-cli.ts';
 
 const run = promisify(execFile);
@@ -42,36 +42,14 @@ const NSD_PORT = 5353;
 const UNBOUND_PORT = 5354;
 
 export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
-  const dir = mkdtempSync(join(tmpdir(), 'onionmx-dnslab-'));
-  const netns = `onionmx-dns-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const ns = await createLoopbackNetns('dns');
+  const dir = ns.dir;
   const children: ChildProcess[] = [];
-  let isNetnsCreated = false;
   const close = async (): Promise<void> => {
-    await Promise.all(children.map((c) => stop(c)));
-    if (isNetnsCreated) {
-      // Anything still running in our own namespace was started by us (nsd's server children,
-      // which their parent normally reaps on its way out): give them a bounded moment, then kill.
-      const pidsIn = (): Promise<string[]> => run('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => []);
-      let pids = await pidsIn();
-      for (let i = 0; i < 60 && pids.length > 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        pids = await pidsIn();
-      }
-      for (const pid of pids) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-      await run('ip', ['netns', 'delete', netns]).catch(() => undefined);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await Promise.all(children.map((c) => stopChild(c, 3000)));
+    await ns.remove();
   };
   try {
-    await run('ip', ['netns', 'add', netns]);
-    isNetnsCreated = true;
-    await run('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
     const served: { origin: string; file: string }[] = [];
     const anchors: string[] = [];
     for (const zone of zones) {
@@ -91,9 +69,9 @@ export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
     }
     writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, served));
     writeFileSync(join(dir, 'unbound.conf'), unboundConf(dir, served.map((s) => s.origin), anchors));
-    children.push(startIn(netns, dir, 'nsd', ['nsd', '-d', '-c', join(dir, 'nsd.conf')]));
-    children.push(startIn(netns, dir, 'unbound', ['unbound', '-d', '-c', join(dir, 'unbound.conf')]));
-    const lab: DnsLab = { dir, netns, server: serverOf, query: (target, request) => queryIn(netns, target, request), close };
+    children.push(startIn(ns, 'nsd', ['nsd', '-d', '-c', join(dir, 'nsd.conf')]));
+    children.push(startIn(ns, 'unbound', ['unbound', '-d', '-c', join(dir, 'unbound.conf')]));
+    const lab: DnsLab = { dir, netns: ns.name, server: serverOf, query: (target, request) => queryIn(ns, target, request), close };
     const probe = zones[0]?.origin ?? 'example';
     for (const target of ['nsd', 'unbound'] as const) {
       const [ready] = await lab.query(target, { lookups: [{ srv: `probe.${probe}` }], waitUntilAnsweringMs: 15_000 });
@@ -113,11 +91,12 @@ function serverOf(target: 'nsd' | 'unbound'): { address: string; port: number } 
   return { address: '127.0.0.1', port: target === 'nsd' ? NSD_PORT : UNBOUND_PORT };
 }
 
-async function queryIn(netns: string, target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'> & { readonly trustAd?: boolean }): Promise<CliResult[]> {
+async function queryIn(ns: LoopbackNetns, target: 'nsd' | 'unbound', request: Omit<CliRequest, 'server'> & { readonly trustAd?: boolean }): Promise<CliResult[]> {
   const { trustAd, ...rest } = request;
   const server = { ...serverOf(target), ...(trustAd === undefined ? {} : { trustAd }) };
-  const { stdout } = await run('ip', ['netns', 'exec', netns, process.execPath, QUERY_CLI, JSON.stringify({ ...rest, server })]);
-  return JSON.parse(stdout) as CliResult[];
+  const r = await ns.run([process.execPath, QUERY_CLI, JSON.stringify({ ...rest, server })]);
+  if (r.status !== 0) throw new Error(`dns-query-cli exited ${String(r.status)}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as CliResult[];
 }
 
 function zoneText(zone: LabZone): string {
@@ -176,21 +155,12 @@ function unboundConf(dir: string, origins: readonly string[], anchors: readonly 
   ].join('\n');
 }
 
-function startIn(netns: string, dir: string, name: string, argv: readonly string[]): ChildProcess {
-  const out = openSync(join(dir, `${name}.stdout`), 'a');
-  const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', out, out] });
+function startIn(ns: LoopbackNetns, name: string, argv: readonly string[]): ChildProcess {
+  const out = openSync(join(ns.dir, `${name}.stdout`), 'a');
+  const child = ns.spawn(argv, { stdio: ['ignore', out, out] });
   closeSync(out);
   child.on('error', () => undefined);
   return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
 }
 
 function logs(dir: string): string {

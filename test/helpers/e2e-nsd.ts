@@ -6,15 +6,16 @@
 //
 // Start-up is event driven: after spawning nsd, one SOA query per zone is retried until nsd answers
 // (bounded), so the suite never sleeps for a fixed time.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'dns-packet';
 import { findProgram } from './system.ts';
-import { atProcessEnd, removeAtProcessEnd } from './process-end.ts';
+import { removeAtProcessEnd } from './process-end.ts';
+import { nsdZoneText, spawnNsd, type NsdProcess } from './nsd.ts';
 
 export interface NsdZone {
   /** The apex, e.g. `onionmx.example`. */
@@ -34,93 +35,34 @@ export interface Nsd {
 const START_BOUND_MS = 10_000;
 
 export async function startNsd(zones: readonly NsdZone[]): Promise<Nsd> {
-  const nsd = findProgram('nsd');
-  if (nsd === undefined) throw new Error('startNsd: nsd not installed');
+  if (findProgram('nsd') === undefined) throw new Error('startNsd: nsd not installed');
   const dir = mkdtempSync(join(tmpdir(), 'onionmx-nsd-'));
   const release = removeAtProcessEnd(dir);
-  let child: ChildProcess | undefined;
+  let nsd: NsdProcess | undefined;
   const close = async (): Promise<void> => {
-    if (child !== undefined) await stop(child);
+    if (nsd !== undefined) await nsd.stop();
     rmSync(dir, { recursive: true, force: true });
     release();
   };
   try {
     const configured = zones.map((zone) => {
       const file = join(dir, `${zone.origin}.zone`);
-      if (zone.records !== undefined) writeFileSync(file, zoneText(zone.origin, zone.records));
+      if (zone.records !== undefined) writeFileSync(file, nsdZoneText(zone.origin, zone.records));
       return { origin: zone.origin, file };
     });
     // nsd binds UDP and TCP on the same port; a port taken meanwhile makes nsd exit, so retry.
     for (let attempt = 1; ; attempt++) {
       const port = await freeUdpPort();
-      writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, port, configured));
-      child = spawnNsd(nsd, dir);
+      nsd = spawnNsd(dir, port, configured);
       const probe = zones[0]?.origin ?? '.';
-      const answered = await waitForAnswer(port, probe, child);
+      const answered = await waitForAnswer(port, probe, nsd.child);
       if (answered) return { address: '127.0.0.1', port, server: `127.0.0.1:${port}`, close };
-      await stop(child);
-      if (attempt >= 3) throw new Error(`nsd did not start:\n${readLog(dir)}`);
+      await nsd.stop();
+      if (attempt >= 3) throw new Error(`nsd did not start:\n${nsd.log()}`);
     }
   } catch (err) {
     await close();
     throw err;
-  }
-}
-
-function zoneText(origin: string, records: readonly string[]): string {
-  return [
-    `$ORIGIN ${origin}.`,
-    '$TTL 300',
-    `@ IN SOA ns.${origin}. hostmaster.${origin}. 1 3600 600 86400 60`,
-    `@ IN NS ns.${origin}.`,
-    'ns IN A 127.0.0.1',
-    ...records,
-    '',
-  ].join('\n');
-}
-
-function nsdConf(dir: string, port: number, zones: readonly { origin: string; file: string }[]): string {
-  return [
-    'server:',
-    '  ip-address: 127.0.0.1',
-    `  port: ${port}`,
-    '  server-count: 1',
-    '  username: ""',
-    '  database: ""',
-    `  zonelistfile: "${dir}/zone.list"`,
-    `  xfrdfile: "${dir}/xfrd.state"`,
-    `  pidfile: "${dir}/nsd.pid"`,
-    `  logfile: "${dir}/nsd.log"`,
-    'remote-control:',
-    '  control-enable: no',
-    ...zones.flatMap((z) => ['zone:', `  name: ${z.origin}`, `  zonefile: "${z.file}"`]),
-    '',
-  ].join('\n');
-}
-
-function spawnNsd(nsd: string, dir: string): ChildProcess {
-  const out = openSync(join(dir, 'nsd.stdout'), 'a');
-  // Its own process group: nsd forks server children, and stop() signals them all.
-  const child = spawn(nsd, ['-d', '-c', join(dir, 'nsd.conf')], { stdio: ['ignore', out, out], detached: true });
-  closeSync(out);
-  child.on('error', () => undefined);
-  const pid = child.pid;
-  if (pid !== undefined) {
-    forget.set(pid, atProcessEnd(() => {
-      signalGroup(pid, 'SIGKILL');
-    }));
-  }
-  return child;
-}
-
-/** Process-end kill hooks of running nsd groups, by process group id. */
-const forget = new Map<number, () => void>();
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: already gone
   }
 }
 
@@ -175,33 +117,4 @@ function freeUdpPort(): Promise<number> {
       });
     });
   });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = once(child, 'exit');
-    signalGroup(pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      signalGroup(pid, 'SIGKILL');
-    }, 3000);
-    await exited;
-    clearTimeout(timer);
-  }
-  // Server children that outlived the parent.
-  signalGroup(pid, 'SIGKILL');
-  forget.get(pid)?.();
-  forget.delete(pid);
-}
-
-function readLog(dir: string): string {
-  for (const name of ['nsd.log', 'nsd.stdout']) {
-    try {
-      return readFileSync(join(dir, name), 'utf8').slice(-2000);
-    } catch {
-      // try the next
-    }
-  }
-  return '(no log)';
 }

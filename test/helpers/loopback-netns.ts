@@ -31,6 +31,8 @@ export interface LoopbackNetns {
   readonly name: string;
   /** A temp dir of the namespace's owner, removed with it. */
   readonly dir: string;
+  /** The command prefix that runs a program inside: `ip netns exec NAME`. */
+  readonly wrapper: readonly string[];
   /** Starts `argv` inside the namespace. */
   spawn(argv: readonly string[], options: SpawnOptions): ChildProcess;
   /** Runs `argv` inside to its end (killed, and rejected, after `timeoutMs`, default 60 s). */
@@ -62,7 +64,8 @@ export async function createLoopbackNetns(label: string): Promise<LoopbackNetns>
     })();
     return removing;
   };
-  const spawnIn = (argv: readonly string[], options: SpawnOptions): ChildProcess => spawn('ip', ['netns', 'exec', name, ...argv], options);
+  const wrapper = ['ip', 'netns', 'exec', name] as const;
+  const spawnIn = (argv: readonly string[], options: SpawnOptions): ChildProcess => spawn(wrapper[0], [...wrapper.slice(1), ...argv], options);
   try {
     await execFileAsync('ip', ['netns', 'add', name]);
     await execFileAsync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
@@ -73,6 +76,7 @@ export async function createLoopbackNetns(label: string): Promise<LoopbackNetns>
   return {
     name,
     dir,
+    wrapper,
     spawn: spawnIn,
     run: (argv, options = {}) =>
       new Promise((resolve, reject) => {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stopChild } from '../bench/child-process.ts';
 import { createLoopbackNetns, type LoopbackNetns } from './loopback-netns.ts';
+import { nsdZoneText, spawnNsd, type NsdProcess } from './nsd.ts';
 import type { CliRequest, CliResult } from './dns-query-cli.ts';
 
 const run = promisify(execFile);
@@ -44,9 +45,10 @@ const UNBOUND_PORT = 5354;
 export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
   const ns = await createLoopbackNetns('dns');
   const dir = ns.dir;
-  const children: ChildProcess[] = [];
+  let nsd: NsdProcess | undefined;
+  let unbound: ChildProcess | undefined;
   const close = async (): Promise<void> => {
-    await Promise.all(children.map((c) => stopChild(c, 3000)));
+    await Promise.all([nsd?.stop(), unbound === undefined ? undefined : stopChild(unbound, 3000)]);
     await ns.remove();
   };
   try {
@@ -54,7 +56,7 @@ export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
     const anchors: string[] = [];
     for (const zone of zones) {
       const file = join(dir, `${zone.origin}.zone`);
-      writeFileSync(file, zoneText(zone));
+      writeFileSync(file, nsdZoneText(zone.origin, zone.records));
       if (!zone.sign) {
         served.push({ origin: zone.origin, file });
         continue;
@@ -67,10 +69,12 @@ export async function startDnsLab(zones: readonly LabZone[]): Promise<DnsLab> {
       anchors.push(join(dir, `${ksk}.ds`));
       served.push({ origin: zone.origin, file: signed });
     }
-    writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, served));
+    nsd = spawnNsd(dir, NSD_PORT, served, { wrapper: ns.wrapper });
     writeFileSync(join(dir, 'unbound.conf'), unboundConf(dir, served.map((s) => s.origin), anchors));
-    children.push(startIn(ns, 'nsd', ['nsd', '-d', '-c', join(dir, 'nsd.conf')]));
-    children.push(startIn(ns, 'unbound', ['unbound', '-d', '-c', join(dir, 'unbound.conf')]));
+    const out = openSync(join(dir, 'unbound.stdout'), 'a');
+    unbound = ns.spawn(['unbound', '-d', '-c', join(dir, 'unbound.conf')], { stdio: ['ignore', out, out] });
+    closeSync(out);
+    unbound.on('error', () => undefined);
     const lab: DnsLab = { dir, netns: ns.name, server: serverOf, query: (target, request) => queryIn(ns, target, request), close };
     const probe = zones[0]?.origin ?? 'example';
     for (const target of ['nsd', 'unbound'] as const) {
@@ -99,37 +103,6 @@ async function queryIn(ns: LoopbackNetns, target: 'nsd' | 'unbound', request: Om
   return JSON.parse(r.stdout) as CliResult[];
 }
 
-function zoneText(zone: LabZone): string {
-  return [
-    `$ORIGIN ${zone.origin}.`,
-    '$TTL 300',
-    `@ IN SOA ns.${zone.origin}. hostmaster.${zone.origin}. 1 3600 600 86400 60`,
-    `@ IN NS ns.${zone.origin}.`,
-    'ns IN A 127.0.0.1',
-    ...zone.records,
-    '',
-  ].join('\n');
-}
-
-function nsdConf(dir: string, served: readonly { origin: string; file: string }[]): string {
-  return [
-    'server:',
-    '  ip-address: 127.0.0.1',
-    `  port: ${NSD_PORT}`,
-    '  server-count: 1',
-    '  username: ""',
-    '  database: ""',
-    `  zonelistfile: "${dir}/zone.list"`,
-    `  xfrdfile: "${dir}/xfrd.state"`,
-    `  pidfile: "${dir}/nsd.pid"`,
-    `  logfile: "${dir}/nsd.log"`,
-    'remote-control:',
-    '  control-enable: no',
-    ...served.flatMap((z) => ['zone:', `  name: ${z.origin}`, `  zonefile: "${z.file}"`]),
-    '',
-  ].join('\n');
-}
-
 function unboundConf(dir: string, origins: readonly string[], anchors: readonly string[]): string {
   return [
     'server:',
@@ -153,14 +126,6 @@ function unboundConf(dir: string, origins: readonly string[], anchors: readonly 
     ...origins.flatMap((o) => ['stub-zone:', `  name: "${o}."`, `  stub-addr: 127.0.0.1@${NSD_PORT}`]),
     '',
   ].join('\n');
-}
-
-function startIn(ns: LoopbackNetns, name: string, argv: readonly string[]): ChildProcess {
-  const out = openSync(join(ns.dir, `${name}.stdout`), 'a');
-  const child = ns.spawn(argv, { stdio: ['ignore', out, out] });
-  closeSync(out);
-  child.on('error', () => undefined);
-  return child;
 }
 
 function logs(dir: string): string {

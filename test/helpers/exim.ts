@@ -11,13 +11,14 @@
 //   "daemon started" line in the mainlog; stop() sends SIGTERM and waits for the exit.
 // - DNS: Exim uses the libc resolver (/etc/resolv.conf, port 53). Run it only where that file
 //   names a test server: inside startNetnsWorker (netns.ts).
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { EXIM_USER } from './exim-install.ts';
 import { freePort } from './ports.ts';
+import { runBinary, startForegroundDaemon, type RunResult } from './mta-instance.ts';
 export { freePort };
 
 export interface EximOptions {
@@ -106,38 +107,20 @@ export async function startExim(options: EximOptions): Promise<EximInstance> {
     return existsSync(f) ? readFileSync(f, 'utf8') : '';
   };
 
-  let stderr = '';
-  const daemon: ChildProcess = spawn(options.binary, ['-C', configFile, '-bdf'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  daemon.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const exited = new Promise<void>((resolve) => daemon.once('exit', () => { resolve(); }));
-  const stop = async (): Promise<void> => {
-    if (daemon.exitCode === null && daemon.signalCode === null) {
-      daemon.kill('SIGTERM');
-      const bound = setTimeout(() => daemon.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(bound);
-    }
-    rmSync(root, { recursive: true, force: true });
-  };
+  const daemon = startForegroundDaemon(options.binary, ['-C', configFile, '-bdf'], root);
   try {
     await Promise.race([
       waitForLog(/daemon started/),
-      exited.then(() => {
-        throw new Error(`exim daemon exited at start: ${stderr}\n${panicLog()}`);
+      daemon.exited.then(() => {
+        throw new Error(`exim daemon exited at start: ${daemon.output()}\n${panicLog()}`);
       }),
     ]);
   } catch (err) {
-    await stop();
+    await daemon.stop();
     throw err;
   }
 
-  const runExim = (args: readonly string[], input?: string): Promise<SubmitResult & { stdout: string }> =>
-    new Promise((resolve) => {
-      const child = execFile(options.binary, ['-C', configFile, ...args], (error, stdout, errText) => {
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr: errText });
-      });
-      child.stdin?.end(input ?? '');
-    });
+  const runExim = (args: readonly string[], input?: string): Promise<RunResult> => runBinary(options.binary, ['-C', configFile, ...args], input);
 
   return {
     port,
@@ -152,6 +135,6 @@ export async function startExim(options: EximOptions): Promise<EximInstance> {
       return { code: r.code, stderr: r.stderr };
     },
     run: async (args) => (await runExim(args)).stdout,
-    stop,
+    stop: daemon.stop,
   };
 }

@@ -14,13 +14,15 @@
 //   `mail` user, since the MSP refuses root and the unpacked package created no smmsp), so it meets
 //   the MTA's milters like any SMTP client.
 // - DNS: Sendmail uses the libc resolver: run it only inside startNetnsWorker (netns.ts).
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
 import type { SendmailInstall } from './sendmail-install.ts';
+import { runBinary, startForegroundDaemon, type RunResult } from './mta-instance.ts';
+export type { RunResult };
 
 export interface SendmailOptions {
   readonly install: SendmailInstall;
@@ -28,13 +30,6 @@ export interface SendmailOptions {
   readonly mc: string;
   /** Environment for delivery agents (sendmail.cf `E` lines). */
   readonly agentEnv?: Readonly<Record<string, string>>;
-}
-
-export interface RunResult {
-  /** Exit status (sysexits), null when killed. */
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
 }
 
 export interface SendmailInstance {
@@ -133,33 +128,14 @@ export async function startSendmail(options: SendmailOptions): Promise<SendmailI
   const submitCfFile = join(root, 'submit.cf');
   writeFileSync(submitCfFile, submitCf, { mode: 0o644 });
 
-  const runWith = (config: string, args: readonly string[], input?: string): Promise<RunResult> =>
-    new Promise((resolve) => {
-      const child = execFile(options.install.binary, ['-C', config, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
-      });
-      child.stdin?.end(input ?? '');
-    });
+  const runWith = (config: string, args: readonly string[], input?: string): Promise<RunResult> => runBinary(options.install.binary, ['-C', config, ...args], input);
 
-  let output = '';
-  const daemon: ChildProcess = spawn(options.install.binary, ['-C', cfFile, '-bD'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  daemon.stdout?.setEncoding('utf8').on('data', (s: string) => (output += s));
-  daemon.stderr?.setEncoding('utf8').on('data', (s: string) => (output += s));
-  const exited = new Promise<void>((resolve) => daemon.once('exit', () => { resolve(); }));
-  const stop = async (): Promise<void> => {
-    if (daemon.exitCode === null && daemon.signalCode === null) {
-      daemon.kill('SIGTERM');
-      const bound = setTimeout(() => daemon.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(bound);
-    }
-    rmSync(root, { recursive: true, force: true });
-  };
+  const daemon = startForegroundDaemon(options.install.binary, ['-C', cfFile, '-bD'], root);
   const deadline = Date.now() + 15_000;
   while (!(await canConnect(port))) {
-    if (daemon.exitCode !== null || daemon.signalCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`sendmail did not start listening on 127.0.0.1:${port}: ${output}`);
+    if (!daemon.running() || Date.now() > deadline) {
+      await daemon.stop();
+      throw new Error(`sendmail did not start listening on 127.0.0.1:${port}: ${daemon.output()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -168,9 +144,9 @@ export async function startSendmail(options: SendmailOptions): Promise<SendmailI
     root,
     cfFile,
     submitCfFile,
-    output: () => output,
+    output: daemon.output,
     run: (args, input) => runWith(cfFile, args, input),
     submit: (args, input) => runWith(submitCfFile, args, input),
-    stop,
+    stop: daemon.stop,
   };
 }

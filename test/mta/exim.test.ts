@@ -13,7 +13,7 @@ import { needPrograms, needRoot } from '../helpers/system.ts';
 import { needSetup, eximBinary } from '../helpers/exim-install.ts';
 import { startNetnsWorker, type NetnsWorker } from '../helpers/netns.ts';
 import { EXIM_LAB_SCRIPT, type LabInfo } from '../helpers/exim-lab-fixtures.ts';
-import { CLEARNET_DOMAIN, ONION, ONION_DOMAIN } from '../helpers/mta-lab-fixtures.ts';
+import { CLEARNET_DOMAIN, EXPECTED_HEADER, LAB_NETNS, ONION, ONION_DOMAIN, ROUTE_HEADER as HEADER, type SocksSeen } from '../helpers/mta-lab-fixtures.ts';
 import type { SinkMessage } from '../helpers/smtp-sink.ts';
 import type { TransactionResult } from '../helpers/smtp-client.ts';
 import type { SubmitResult } from '../helpers/exim.ts';
@@ -21,22 +21,13 @@ import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 
 const skip = needRoot() || needPrograms('ip', 'unshare', 'mount', 'apt-get', 'dpkg-deb') || needSetup('Exim (unpacked exim4-daemon-light)', () => void eximBinary());
 
-const HEADER = 'X-Onion-Route';
 const FORGED = `${ONION_DOMAIN}=forgedforgedforgedforgedforgedforgedforgedforgedforgedfo.onion:25`;
-const EXPECTED_HEADER = `${ONION_DOMAIN}=${ONION}:25`;
-
-interface SocksSeen {
-  readonly command: string;
-  readonly atyp: number;
-  readonly destination: string;
-  readonly rep: number | undefined;
-}
 
 describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 }, () => {
   let lab: NetnsWorker;
 
   before(async () => {
-    lab = await startNetnsWorker(EXIM_LAB_SCRIPT, { label: 'exim', privateTmp: true, resolvConf: 'nameserver 127.0.0.1\noptions attempts:1 timeout:2\n' });
+    lab = await startNetnsWorker(EXIM_LAB_SCRIPT, { ...LAB_NETNS, label: 'exim' });
     const info = await lab.call<LabInfo>('info');
     assert.ok(info.eximPort > 0);
   });

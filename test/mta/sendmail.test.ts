@@ -21,7 +21,7 @@ import { needSetup } from '../helpers/exim-install.ts';
 import { sendmailInstall } from '../helpers/sendmail-install.ts';
 import { startNetnsWorker, type NetnsWorker } from '../helpers/netns.ts';
 import { SENDMAIL_LAB_SCRIPT, SERVFAIL_DOMAIN, SILENT_DOMAIN } from '../helpers/sendmail-lab-fixtures.ts';
-import { CLEARNET_DOMAIN, ONION, ONION_DOMAIN } from '../helpers/mta-lab-fixtures.ts';
+import { CLEARNET_DOMAIN, EXPECTED_HEADER, LAB_NETNS, ONION, ONION_DOMAIN, ROUTE_HEADER as HEADER, type SocksSeen } from '../helpers/mta-lab-fixtures.ts';
 import type { SinkMessage } from '../helpers/smtp-sink.ts';
 import type { SmtpReply, TransactionResult } from '../helpers/smtp-client.ts';
 import type { RunResult } from '../helpers/sendmail.ts';
@@ -30,16 +30,7 @@ import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 const skip =
   needRoot() || needPrograms('ip', 'unshare', 'mount', 'apt-get', 'dpkg-deb', 'm4', 'torsocks', 'bash') || needSetup('Sendmail (unpacked sendmail-bin, sendmail-cf)', () => void sendmailInstall());
 
-const HEADER = 'X-Onion-Route';
 const FORGED = 'smtptor:[forgedforgedforgedforgedforgedforgedforgedforgedforgedfo.onion]:25';
-const EXPECTED_HEADER = `${ONION_DOMAIN}=${ONION}:25`;
-
-interface SocksSeen {
-  readonly command: string;
-  readonly atyp: number;
-  readonly destination: string;
-  readonly rep: number | undefined;
-}
 
 describe('real Sendmail routing onion mail through the milter and the socket map', { skip, timeout: 120_000 }, () => {
   let lab: NetnsWorker;
@@ -49,9 +40,8 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     // cannot: a hosts file that gives the name a domain spares that (and any DNS query for it).
     const host = hostname();
     lab = await startNetnsWorker(SENDMAIL_LAB_SCRIPT, {
+      ...LAB_NETNS,
       label: 'sendmail',
-      privateTmp: true,
-      resolvConf: 'nameserver 127.0.0.1\noptions attempts:1 timeout:2\n',
       files: { '/etc/hosts': `127.0.0.1 localhost\n127.0.1.1 ${host}.sendmail.test ${host}\n` },
     });
   });

@@ -2,6 +2,9 @@
 // and stops it again. Every child is tracked so an interrupted benchmark leaves nothing running.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { stopChild } from '../helpers/stop-child.ts';
+
+export { stopChild };
 
 const running = new Set<ChildProcess>();
 
@@ -51,19 +54,6 @@ export function startChild(command: string, args: readonly string[], timeoutMs =
       }
       resolve({ child, pid: child.pid, detail: line.slice('ready'.length).trim() });
     });
-  });
-}
-
-/** SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves once it is gone. */
-export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
   });
 }
 

@@ -26,6 +26,8 @@ import { killAllChildren, startChild, stopChild } from './child-process.ts';
 import { startSmtpSink, type SmtpSink } from './postfix-sink.ts';
 import { freePort } from '../helpers/ports.ts';
 import { atProcessEnd } from '../helpers/process-end.ts';
+
+const DAEMON_STOP_GRACE_MS = 15_000;
 export { freePort };
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -113,7 +115,8 @@ export async function startRig(programs: RigPrograms, options: RigOptions = {}):
       logLevel: options.daemonLogLevel ?? 'info',
       nodeFlags: options.daemonNodeFlags ?? [],
     });
-    closers.push(() => stopProcess(daemon.child));
+    // A long grace: the daemon drains and, under --cpu-prof, writes its profile.
+    closers.push(() => stopChild(daemon.child, DAEMON_STOP_GRACE_MS));
 
     const cSocket = join(dir, 'libmilter.sock');
     let cFilterPid: number | undefined;
@@ -217,7 +220,7 @@ async function startDaemon(dir: string, s: DaemonSettings): Promise<{ child: Chi
     }
     if (await accepts(s.socket)) break;
     if (Date.now() > deadline) {
-      await stopProcess(child);
+      await stopChild(child, DAEMON_STOP_GRACE_MS);
       throw new Error(`onionmx-milter serve did not start within 15 s:\n${readFileSync(logFile, 'utf8')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -264,19 +267,6 @@ function accepts(socketPath: string): Promise<boolean> {
     socket.once('error', () => {
       resolve(false);
     });
-  });
-}
-
-/** SIGTERM (the daemon drains and, under --cpu-prof, writes its profile), SIGKILL after a bound. */
-function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
   });
 }
 

@@ -3,7 +3,7 @@
 // and removes the instance's directory; and one-shot runs of the binary with input on stdin.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { stopChild } from '../bench/child-process.ts';
+import { stopChild } from './stop-child.ts';
 
 export interface RunResult {
   /** Exit status (sysexits), null when killed. */

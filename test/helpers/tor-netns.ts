@@ -12,7 +12,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { stopChild } from '../bench/child-process.ts';
+import { stopChild } from './stop-child.ts';
 import { createLoopbackNetns, type NetnsRun } from './loopback-netns.ts';
 
 export interface TorLab {

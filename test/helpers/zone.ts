@@ -7,7 +7,7 @@ import { writeFileSync, readFileSync, openSync, closeSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { stopChild } from '../bench/child-process.ts';
+import { stopChild } from './stop-child.ts';
 import { createLoopbackNetns, type LoopbackNetns } from './loopback-netns.ts';
 import { nsdZoneText, spawnNsd, type NsdProcess } from './nsd.ts';
 import type { CliRequest, CliResult } from './dns-query-cli.ts';

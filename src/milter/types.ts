@@ -25,8 +25,10 @@ export const Verdicts = {
   tempfail: { kind: 'tempfail' },
   discard: { kind: 'discard' },
   skip: { kind: 'skip' },
+  /** Frozen, so that the engine may encode a verdict kept in a constant once and reuse the packet. */
   reply(code: number, enhanced: string | undefined, text: string | readonly string[]): Verdict {
-    return enhanced === undefined ? { kind: 'reply', code, text } : { kind: 'reply', code, enhanced, text };
+    const lines = typeof text === 'string' ? text : Object.freeze([...text]);
+    return Object.freeze(enhanced === undefined ? { kind: 'reply', code, text: lines } : { kind: 'reply', code, enhanced, text: lines });
   },
 } as const satisfies Record<string, Verdict | ((...a: never[]) => Verdict)>;
 

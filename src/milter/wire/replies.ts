@@ -31,16 +31,20 @@ const SIMPLE: Readonly<Record<Exclude<Verdict['kind'], 'reply'>, Buffer>> = {
 };
 
 /** A verdict packet. Throws ProtocolError(MilterBadReply) for a malformed custom reply. */
-/** Reply packets of verdict objects seen before: filters answer with constant verdicts, encoded once. */
+/**
+ * Reply packets of frozen verdicts seen before (Verdicts.reply freezes): filters answer with
+ * constant verdicts, encoded once. A verdict that can still change is encoded every time.
+ */
 const encodedReplies = new WeakMap<Verdict, Buffer>();
 
 export function encodeVerdict(verdict: Verdict): Buffer {
   if (verdict.kind !== 'reply') return SIMPLE[verdict.kind];
-  let packet = encodedReplies.get(verdict);
+  const cacheable = Object.isFrozen(verdict) && (typeof verdict.text === 'string' || Object.isFrozen(verdict.text));
+  let packet = cacheable ? encodedReplies.get(verdict) : undefined;
   if (packet === undefined) {
     const text = formatReplyCode(verdict.code, verdict.enhanced, verdict.text);
     packet = new PacketWriter(Reply.replyCode).cstring(text).finish();
-    encodedReplies.set(verdict, packet);
+    if (cacheable) encodedReplies.set(verdict, packet);
   }
   return packet;
 }

@@ -17,6 +17,7 @@ import {
 } from '../../../src/milter/wire/replies.ts';
 import { formatReplyCode } from '../../../src/milter/wire/reply-code.ts';
 import { CHUNK_SIZE } from '../../../src/milter/wire/constants.ts';
+import { Verdicts } from '../../../src/milter/types.ts';
 import { decodeReplies, hex } from '../../helpers/milter-fixtures.ts';
 
 const badReply = (err: unknown) => err instanceof ProtocolError && err.code === ErrorCode.MilterBadReply;
@@ -52,6 +53,17 @@ describe('reply encoders (filter -> MTA)', () => {
   it('encodes the per-recipient tempfail example of reference §10', () => {
     const bytes = encodeVerdict({ kind: 'reply', code: 451, enhanced: '4.4.3', text: 'onion route lookup failed' });
     assert.deepEqual(bytes, Buffer.concat([hex('00 00 00 25 79'), Buffer.from('451 4.4.3 onion route lookup failed\0')]));
+  });
+
+  it('a frozen verdict (Verdicts.reply) is encoded once; a verdict that can change is encoded anew', () => {
+    const constant = Verdicts.reply(452, '4.5.3', 'later');
+    assert.ok(Object.isFrozen(constant));
+    assert.equal(encodeVerdict(constant), encodeVerdict(constant), 'the same packet object');
+    const mutable: { kind: 'reply'; code: number; enhanced: string; text: string } = { kind: 'reply', code: 451, enhanced: '4.4.3', text: 'first' };
+    const before = encodeVerdict(mutable);
+    mutable.text = 'second';
+    assert.notDeepEqual(encodeVerdict(mutable), before);
+    assert.match(encodeVerdict(mutable).toString('latin1'), /451 4\.4\.3 second/);
   });
 
   it('REPLYCODE: % doubled, multi-line with CRLF and - continuation, default enhanced code', () => {

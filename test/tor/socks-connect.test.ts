@@ -11,18 +11,29 @@ import { startSink, type Sink } from '../helpers/smtp-sink.ts';
 const ONION = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
 const OTHER = 'xa4r2iadxm55fbnqgwwi5mymqdcofiu3w6rpbtqn7b2dyn7mgwj64jyd.onion';
 
-describe('connectViaTor', () => {
-  let sink: Sink;
-  let tor: FakeTor;
+/** A fake Tor that routes ONION:25 to an SMTP sink, for one suite: started before its tests, closed after. */
+function fakeTorWithSink(): { readonly tor: FakeTor } {
+  let sink: Sink | undefined;
+  let tor: FakeTor | undefined;
   before(async () => {
     sink = await startSink();
     tor = await startFakeTor({ routes: { [`${ONION}:25`]: { host: '127.0.0.1', port: sink.port } } });
   });
   after(async () => {
-    await tor.close();
-    await sink.close();
+    await tor?.close();
+    await sink?.close();
   });
-  const proxy = (): { kind: 'tcp'; host: string; port: number } => ({ kind: 'tcp', host: '127.0.0.1', port: tor.port });
+  return {
+    get tor(): FakeTor {
+      assert.ok(tor !== undefined, 'the fake Tor is started before the tests');
+      return tor;
+    },
+  };
+}
+
+describe('connectViaTor', () => {
+  const lab = fakeTorWithSink();
+  const proxy = (): { kind: 'tcp'; host: string; port: number } => ({ kind: 'tcp', host: '127.0.0.1', port: lab.tor.port });
 
   it('connects by host name with a per-destination isolation username; the banner is not lost', async () => {
     const r = await connectViaTor({ proxy: proxy(), host: ONION, port: 25 });
@@ -30,12 +41,12 @@ describe('connectViaTor', () => {
     const [banner] = (await once(r.socket, 'data')) as [Buffer];
     assert.match(banner.toString(), /^220 /);
     r.socket.destroy();
-    const req = tor.requests.at(-1)!;
+    const req = lab.tor.requests.at(-1)!;
     assert.equal(req.atyp, 3);
     assert.equal(req.host, ONION);
     assert.equal(req.username, isolationUsername(ONION));
     await connectViaTor({ proxy: proxy(), host: OTHER, port: 25 });
-    assert.notEqual(tor.requests.at(-1)!.username, req.username, 'two destinations, two circuits');
+    assert.notEqual(lab.tor.requests.at(-1)!.username, req.username, 'two destinations, two circuits');
   });
 
   const expectations: readonly [number, string, boolean][] = [
@@ -45,7 +56,7 @@ describe('connectViaTor', () => {
   ];
   for (const [rep, code, permanent] of expectations) {
     it(`recovers REP 0x${code} that the socks package drops`, async () => {
-      tor.setReply(`${OTHER}:${rep}`, { kind: 'fail', rep });
+      lab.tor.setReply(`${OTHER}:${rep}`, { kind: 'fail', rep });
       const r = await connectViaTor({ proxy: proxy(), host: OTHER, port: rep });
       assert.equal(r.ok, false);
       if (r.ok) return;
@@ -58,17 +69,17 @@ describe('connectViaTor', () => {
   }
 
   it('a hanging proxy ends in the timeout outcome under a short deadline', async () => {
-    tor.setReply(`${OTHER}:2525`, { kind: 'hang' });
+    lab.tor.setReply(`${OTHER}:2525`, { kind: 'hang' });
     const r = await connectViaTor({ proxy: proxy(), host: OTHER, port: 2525, timeoutMs: 100 });
     assert.equal(r.ok, false);
     if (!r.ok) assert.equal(r.kind, 'timeout');
   });
 
   it('an AbortSignal ends a hanging connect as aborted', async () => {
-    tor.setReply(`${OTHER}:2526`, { kind: 'hang' });
+    lab.tor.setReply(`${OTHER}:2526`, { kind: 'hang' });
     const controller = new AbortController();
     const pending = connectViaTor({ proxy: proxy(), host: OTHER, port: 2526, signal: controller.signal });
-    await tor.waitForRequests(tor.requests.length + 1);
+    await lab.tor.waitForRequests(lab.tor.requests.length + 1);
     controller.abort(new Error('shutdown'));
     const r = await pending;
     assert.equal(r.ok, false);
@@ -76,9 +87,9 @@ describe('connectViaTor', () => {
   });
 
   it('a slow reply still arrives within the deadline', async () => {
-    tor.setReply(`${ONION}:25`, { kind: 'slow', delayMs: 30 });
+    lab.tor.setReply(`${ONION}:25`, { kind: 'slow', delayMs: 30 });
     const r = await connectViaTor({ proxy: proxy(), host: ONION, port: 25, timeoutMs: 20_000 });
-    tor.setReply(`${ONION}:25`, undefined);
+    lab.tor.setReply(`${ONION}:25`, undefined);
     assert.ok(r.ok);
     r.socket.destroy();
   });
@@ -90,7 +101,7 @@ describe('connectViaTor', () => {
     const unreachable = await connectViaTor({ proxy: { kind: 'tcp', host: '127.0.0.1', port: deadPort }, host: ONION, port: 25 });
     assert.equal(!unreachable.ok && unreachable.kind, 'proxy-unreachable');
 
-    tor.setReply(`${OTHER}:1`, { kind: 'close' });
+    lab.tor.setReply(`${OTHER}:1`, { kind: 'close' });
     const closed = await connectViaTor({ proxy: proxy(), host: OTHER, port: 1 });
     assert.equal(!closed.ok && closed.kind, 'proxy-protocol');
 
@@ -110,19 +121,10 @@ describe('connectViaTor', () => {
 });
 
 describe('probeOnion', () => {
-  let sink: Sink;
-  let tor: FakeTor;
-  before(async () => {
-    sink = await startSink();
-    tor = await startFakeTor({ routes: { [`${ONION}:25`]: { host: '127.0.0.1', port: sink.port } } });
-  });
-  after(async () => {
-    await tor.close();
-    await sink.close();
-  });
+  const lab = fakeTorWithSink();
 
   it('reports greeting and EHLO capabilities of a reachable onion, then QUITs', async () => {
-    const r = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: tor.port }, onion: ONION, port: 25 });
+    const r = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: lab.tor.port }, onion: ONION, port: 25 });
     assert.ok(r.ok, describeProbe(r));
     assert.match(r.greeting, /sink\.test ESMTP/);
     assert.deepEqual(r.capabilities, ['PIPELINING', '8BITMIME', 'SMTPUTF8']);
@@ -130,8 +132,8 @@ describe('probeOnion', () => {
   });
 
   it('reports Tor\'s code in words', async () => {
-    tor.setReply(OTHER, { kind: 'fail', rep: 0xf0 });
-    const r = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: tor.port }, onion: OTHER, port: 25 });
+    lab.tor.setReply(OTHER, { kind: 'fail', rep: 0xf0 });
+    const r = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: lab.tor.port }, onion: OTHER, port: 25 });
     assert.equal(r.ok, false);
     assert.match(describeProbe(r), /UNREACHABLE at connect \[Tor code F0\]: .*descriptor cannot be found.*\(temporary\)/);
   });
@@ -142,9 +144,9 @@ describe('probeOnion', () => {
     });
     silent.listen(0, '127.0.0.1');
     await once(silent, 'listening');
-    tor.route(`${OTHER}:2500`, { host: '127.0.0.1', port: (silent.address() as { port: number }).port });
-    tor.setReply(OTHER, undefined);
-    const r = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: tor.port }, onion: OTHER, port: 2500, greetingTimeoutMs: 50 });
+    lab.tor.route(`${OTHER}:2500`, { host: '127.0.0.1', port: (silent.address() as { port: number }).port });
+    lab.tor.setReply(OTHER, undefined);
+    const r = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: lab.tor.port }, onion: OTHER, port: 2500, greetingTimeoutMs: 50 });
     silent.close();
     assert.equal(r.ok, false);
     if (!r.ok) {
@@ -157,15 +159,15 @@ describe('probeOnion', () => {
     const refuser: Server = createServer((s) => s.end('554 5.7.1 go away\r\n'));
     refuser.listen(0, '127.0.0.1');
     await once(refuser, 'listening');
-    tor.route(`${OTHER}:2501`, { host: '127.0.0.1', port: (refuser.address() as { port: number }).port });
-    const r = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: tor.port }, onion: OTHER, port: 2501 });
+    lab.tor.route(`${OTHER}:2501`, { host: '127.0.0.1', port: (refuser.address() as { port: number }).port });
+    const r = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: lab.tor.port }, onion: OTHER, port: 2501 });
     refuser.close();
     assert.equal(!r.ok && r.code, 'smtp-554');
     const ssh: Server = createServer((s) => s.end('SSH-2.0-OpenSSH_9.2\r\n'));
     ssh.listen(0, '127.0.0.1');
     await once(ssh, 'listening');
-    tor.route(`${OTHER}:22`, { host: '127.0.0.1', port: (ssh.address() as { port: number }).port });
-    const s = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: tor.port }, onion: OTHER, port: 22 });
+    lab.tor.route(`${OTHER}:22`, { host: '127.0.0.1', port: (ssh.address() as { port: number }).port });
+    const s = await probeOnion({ proxy: { kind: 'tcp', host: '127.0.0.1', port: lab.tor.port }, onion: OTHER, port: 22 });
     ssh.close();
     assert.equal(!s.ok && s.kind, 'smtp-protocol');
   });

@@ -1,0 +1,36 @@
+// Assertions the Exim and Sendmail suites share, made from outside their lab (mta-lab.ts).
+import assert from 'node:assert/strict';
+import type { NetnsWorker } from './netns.ts';
+import { CLEARNET_DOMAIN, EXPECTED_HEADER, ONION_DOMAIN, ROUTE_HEADER } from './mta-lab-fixtures.ts';
+import type { SinkMessage } from './smtp-sink.ts';
+import type { TransactionResult } from './smtp-client.ts';
+import { buildMessage, headerValues } from './smtp-message.ts';
+
+/**
+ * Sends one SMTP message into the lab's MTA for an onion-routed and a clearnet recipient, carrying
+ * a forged routing header; asserts both recipients and the data were accepted, the onion sink got
+ * its recipient with the daemon's header only (the forged one gone), and the clearnet sink its own.
+ * Returns the two delivered copies for the suite's further checks.
+ */
+export async function sendMixedMessage(lab: NetnsWorker, subject: string, forgedHeader: string): Promise<{ viaTor: SinkMessage; clear: SinkMessage }> {
+  const result = await lab.call<TransactionResult>('smtp', {
+    from: 'alice@sender.example',
+    to: [`bob@${ONION_DOMAIN}`, `carol@${CLEARNET_DOMAIN}`],
+    message: buildMessage([
+      ['Subject', subject],
+      [ROUTE_HEADER, forgedHeader],
+    ]),
+  });
+  assert.deepEqual(
+    result.rcpts.map((r) => r.reply.code),
+    [250, 250],
+    JSON.stringify(result.rcpts),
+  );
+  assert.equal(result.data?.code, 250, result.data?.raw);
+  const viaTor = await lab.call<SinkMessage>('waitForMessage', 'onion', subject);
+  assert.deepEqual(viaTor.to, [`bob@${ONION_DOMAIN}`]);
+  assert.deepEqual(headerValues(viaTor.data, ROUTE_HEADER), [EXPECTED_HEADER], 'the forged header is gone and the milter added its own');
+  const clear = await lab.call<SinkMessage>('waitForMessage', 'clearnet', subject);
+  assert.deepEqual(clear.to, [`carol@${CLEARNET_DOMAIN}`]);
+  return { viaTor, clear };
+}

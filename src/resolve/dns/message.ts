@@ -89,6 +89,8 @@ export const EDE_NAMES: Readonly<Record<number, string>> = {
   22: 'No Reachable Authority', 23: 'Network Error', 24: 'Invalid Data',
 };
 
+const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
 /** EXTRA-TEXT beyond this many characters is cut: it ends up in log lines and reports. */
 export const EDE_TEXT_MAX = 300;
 
@@ -111,7 +113,7 @@ export function decodeExtendedError(data: Uint8Array): ExtendedDnsError | undefi
   const infoCode = ((data[0] ?? 0) << 8) | (data[1] ?? 0);
   let end = data.length;
   while (end > 2 && data[end - 1] === 0) end--;
-  return { infoCode, extraText: cleanText(new TextDecoder('utf-8', { fatal: false }).decode(data.subarray(2, end))) };
+  return { infoCode, extraText: cleanText(UTF8.decode(data.subarray(2, end))) };
 }
 
 /** Every well-formed EDE option of the message's (first) OPT record, in wire order; malformed ones are skipped. */

@@ -54,12 +54,12 @@ export class MilterConnection {
     });
     socket.on('timeout', () => {
       if (this.#busy) return; // a hook is running; hooks have their own deadlines
-      this.#session.log.info({ code: ErrorCode.MilterIdleTimeout, idleTimeoutMs: o.idleTimeoutMs }, 'milter connection idle; closing');
+      this.log.info({ code: ErrorCode.MilterIdleTimeout, idleTimeoutMs: o.idleTimeoutMs }, 'milter connection idle; closing');
       socket.destroy();
     });
     // An error listener for the socket's whole life: a late EPIPE must never crash the process.
     socket.on('error', (err) => {
-      this.#session.log.debug({ err }, 'milter socket error');
+      this.log.debug({ err }, 'milter socket error');
     });
     this.done = new Promise((resolve) => {
       socket.once('close', () => {
@@ -140,7 +140,7 @@ export class MilterConnection {
   #maybeFinish(): void {
     if (!this.#ended || this.#busy) return;
     if (this.#frames.hasPartial) {
-      this.#session.log.warn({ code: ErrorCode.MilterTruncated }, 'MTA closed the connection inside a packet');
+      this.log.warn({ code: ErrorCode.MilterTruncated }, 'MTA closed the connection inside a packet');
     }
     // After QUIT our side is already ended; a second end() would only build an error object.
     if (!this.#socket.writableEnded) this.#socket.end();
@@ -150,11 +150,11 @@ export class MilterConnection {
     const command = code === undefined ? undefined : commandName(code);
     this.#onError?.(err instanceof ProtocolError ? 'protocol' : 'session');
     if (err instanceof ProtocolError) {
-      this.#session.log.warn({ code: err.code, command, reason: err.message }, 'milter protocol error; closing connection');
+      this.log.warn({ code: err.code, command, reason: err.message }, 'milter protocol error; closing connection');
     } else if (err instanceof OnionMxError) {
-      this.#session.log.error({ code: err.code, command, err }, 'milter session failed; closing connection');
+      this.log.error({ code: err.code, command, err }, 'milter session failed; closing connection');
     } else {
-      this.#session.log.error({ command, err }, 'unexpected error in milter session; closing connection');
+      this.log.error({ command, err }, 'unexpected error in milter session; closing connection');
     }
     this.#socket.destroy();
   }

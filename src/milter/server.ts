@@ -112,14 +112,13 @@ class MilterServerImpl implements MilterServer {
       return;
     }
     const id = `${PROCESS_TAG}${(++this.#counter).toString(36)}`;
-    const log = this.#log;
     const connection = new MilterConnection(
       socket,
       (send) =>
         new MilterSession({
           filter: this.#o.filter,
           id,
-          log,
+          log: this.#log,
           send,
           ...(this.#o.hookTimeoutMs === undefined ? {} : { hookTimeoutMs: this.#o.hookTimeoutMs }),
           ...(this.#o.eomTimeoutMs === undefined ? {} : { eomTimeoutMs: this.#o.eomTimeoutMs }),
@@ -130,7 +129,7 @@ class MilterServerImpl implements MilterServer {
       { maxFrameBytes: this.#o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: this.#o.idleTimeoutMs ?? 7_210_000, onError: this.#o.onError },
     );
     this.#connections.add(connection);
-    const debug = log.isLevelEnabled('debug');
+    const debug = this.#log.isLevelEnabled('debug');
     if (debug) connection.log.debug({ remote: socket.remoteAddress ?? 'unix' }, 'milter connection');
     void connection.done.then(() => {
       this.#connections.delete(connection);

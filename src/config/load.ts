@@ -2,7 +2,7 @@
 // values) with its key path and, where it can be found, its line, instead of stopping at the first.
 import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
-import { defaults, type Config, type DnsServer } from './schema.ts';
+import { defaults, type Config, type DnsServer, type SocketAccessConfig } from './schema.ts';
 import { parseDuration } from './duration.ts';
 import { locateKey } from './locate.ts';
 import { parseListenSpec } from '../net/listen-spec.ts';
@@ -106,6 +106,13 @@ class Checker {
     return out;
   }
 
+  /** A user or group: a name, or a numeric id (YAML writes it as a number). */
+  account(o: Obj, path: Path): string | undefined {
+    const v = o[String(path[path.length - 1])];
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return String(v);
+    return this.string(o, path, undefined);
+  }
+
   listen(o: Obj, path: Path, fallback: string | undefined): string | undefined {
     const spec = fallback === undefined ? this.string(o, path, undefined) : this.string(o, path, fallback);
     if (spec === undefined || spec === fallback) return spec;
@@ -115,7 +122,7 @@ class Checker {
   }
 }
 
-const TOP = ['milter', 'header', 'maps', 'bundled_map', 'map_parent_match', 'srv', 'dns', 'cache', 'policy', 'lookup', 'tor', 'health', 'metrics', 'log'];
+const TOP = ['user', 'group', 'milter', 'header', 'maps', 'bundled_map', 'map_parent_match', 'srv', 'dns', 'cache', 'policy', 'lookup', 'tor', 'health', 'metrics', 'log'];
 
 function hostPort(text: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+))(?::(\d{1,5}))?$/.exec(text);
@@ -164,14 +171,8 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
   const root = c.section((doc ?? {}) as Obj, [], TOP);
   const d = defaults;
 
-  const m = c.section(root, ['milter'], ['listen', 'submission_listen', 'socket_mode', 'socket_group', 'mixed_routes', 'mixed_routes_max_defer', 'idle_timeout', 'max_connections']);
-  const socketModeRaw = m['socket_mode'];
-  let socketMode = d.milter.socketMode;
-  if (socketModeRaw !== undefined && socketModeRaw !== null) {
-    const text = typeof socketModeRaw === 'string' || typeof socketModeRaw === 'number' ? String(socketModeRaw) : '';
-    if (/^0?[0-7]{3}$/.test(text)) socketMode = parseInt(text, 8);
-    else c.problem(['milter', 'socket_mode'], 'must be an octal mode such as "0660" (quote it in YAML)');
-  }
+  const m = c.section(root, ['milter'], ['listen', 'submission_listen', ...SOCKET_ACCESS_KEYS, 'mixed_routes', 'mixed_routes_max_defer', 'idle_timeout', 'max_connections']);
+  const milterSocket = socketAccess(c, m, 'milter', d.milter);
   const h = c.section(root, ['header'], ['name', 'format', 'transport', 'template']);
   const headerName = c.string(h, ['header', 'name'], d.header.name);
   if (!/^[\x21-\x39\x3b-\x7e]+$/.test(headerName)) c.problem(['header', 'name'], 'must be a header field name (printable ASCII, no colon or space)');
@@ -193,7 +194,7 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
   if (timeoutMs > deadlineMs) c.problem(['dns', 'timeout'], 'must not be longer than dns.deadline');
   const cache = c.section(root, ['cache'], ['max_entries', 'max_ttl', 'failure_ttl', 'serve_stale']);
   const p = c.section(root, ['policy'], ['route_mailers', 'local_domains', 'ignore_domains', 'on_lookup_failure']);
-  const l = c.section(root, ['lookup'], ['socketmap', 'tcp_table', 'sendmail', 'readsocket', 'budget']);
+  const l = c.section(root, ['lookup'], ['socketmap', 'tcp_table', 'sendmail', 'readsocket', 'budget', ...SOCKET_ACCESS_KEYS]);
   const t = c.section(root, ['tor'], ['socks', 'connect_timeout', 'dns_socks']);
   const hl = c.section(root, ['health'], ['enabled', 'interval', 'on_unreachable', 'failures_before_unreachable', 'concurrency', 'forget_after']);
   const mt = c.section(root, ['metrics'], ['listen']);
@@ -201,11 +202,12 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
 
   const config: Config = {
     source,
+    user: c.account(root, ['user']),
+    group: c.account(root, ['group']),
     milter: {
       listen: c.listen(m, ['milter', 'listen'], d.milter.listen) ?? d.milter.listen,
       submissionListen: c.listen(m, ['milter', 'submission_listen'], undefined),
-      socketMode,
-      socketGroup: c.string(m, ['milter', 'socket_group'], undefined),
+      ...milterSocket,
       mixedRoutes,
       mixedRoutesMaxDefer: c.int(m, ['milter', 'mixed_routes_max_defer'], d.milter.mixedRoutesMaxDefer, 0, 1000),
       idleTimeoutMs: c.duration(m, ['milter', 'idle_timeout'], d.milter.idleTimeoutMs, 1000),
@@ -241,6 +243,7 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
       sendmail: c.listen(l, ['lookup', 'sendmail'], undefined),
       readsocket: c.listen(l, ['lookup', 'readsocket'], undefined),
       budgetMs: c.duration(l, ['lookup', 'budget'], d.lookup.budgetMs, 1),
+      ...socketAccess(c, l, 'lookup', milterSocket),
     },
     tor: {
       socks: socksAddress(c, t, ['tor', 'socks'], d.tor.socks) ?? d.tor.socks,
@@ -260,6 +263,25 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
   };
   checkViaTor(c, config);
   return c.problems.length > 0 ? { ok: false, problems: c.problems } : { ok: true, config: deepFreeze(config) };
+}
+
+/** The keys of every section that listens on unix sockets (milter, lookup; relay takes them too). */
+export const SOCKET_ACCESS_KEYS = ['socket_owner', 'socket_group', 'socket_mode'] as const;
+
+/** A section's socket_owner, socket_group and socket_mode; each one unset is `inherit`'s. */
+function socketAccess(c: Checker, o: Obj, section: string, inherit: SocketAccessConfig): SocketAccessConfig {
+  const raw = o['socket_mode'];
+  let socketMode = inherit.socketMode;
+  if (raw !== undefined && raw !== null) {
+    const text = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
+    if (/^0?[0-7]{3}$/.test(text)) socketMode = parseInt(text, 8);
+    else c.problem([section, 'socket_mode'], 'must be an octal mode such as "0660" (quote it in YAML)');
+  }
+  return {
+    socketOwner: c.account(o, [section, 'socket_owner']) ?? inherit.socketOwner,
+    socketGroup: c.account(o, [section, 'socket_group']) ?? inherit.socketGroup,
+    socketMode,
+  };
 }
 
 function metricsListen(c: Checker, o: Obj): string | undefined {

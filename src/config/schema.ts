@@ -15,15 +15,29 @@ export interface DnsServer {
   readonly trustAd: boolean;
 }
 
+/**
+ * Who may connect to a section's unix-socket listeners (TCP listeners ignore it): the same three
+ * keys in every section that listens (milter, lookup, relay). Owner and group are names or ids.
+ */
+export interface SocketAccessConfig {
+  /** undefined: the daemon's user (the `user:` it drops to, when started as root). */
+  readonly socketOwner: string | undefined;
+  /** undefined: the daemon's group (`group:`, or the primary group of `user:`), or a setgid directory's. */
+  readonly socketGroup: string | undefined;
+  readonly socketMode: number;
+}
+
 export interface Config {
   /** The file this came from, or undefined for built-in defaults. */
   readonly source: string | undefined;
-  readonly milter: {
+  /** The account to switch to after binding, when started as root (name or uid). */
+  readonly user: string | undefined;
+  /** Its group (name or gid); undefined: the user's primary group. */
+  readonly group: string | undefined;
+  readonly milter: SocketAccessConfig & {
     readonly listen: string;
     /** A second listener for Postfix non_smtpd_milters: never rejects or tempfails a recipient. */
     readonly submissionListen: string | undefined;
-    readonly socketMode: number;
-    readonly socketGroup: string | undefined;
     readonly mixedRoutes: MixedRoutes;
     readonly mixedRoutesMaxDefer: number;
     readonly idleTimeoutMs: number;
@@ -59,7 +73,8 @@ export interface Config {
     readonly ignoreDomains: readonly string[];
     readonly onLookupFailure: LookupFailurePolicy;
   };
-  readonly lookup: {
+  /** Socket access unset here is the milter's. */
+  readonly lookup: SocketAccessConfig & {
     readonly socketmap: string | undefined;
     readonly tcpTable: string | undefined;
     readonly sendmail: string | undefined;
@@ -91,11 +106,14 @@ export const DEFAULT_CONFIG_PATH = '/etc/onionmx-milter/config.yml';
 
 export const defaults: Config = {
   source: undefined,
+  user: undefined,
+  group: undefined,
   milter: {
     listen: 'inet:127.0.0.1:8895',
     submissionListen: undefined,
-    socketMode: 0o660,
+    socketOwner: undefined,
     socketGroup: undefined,
+    socketMode: 0o660,
     mixedRoutes: 'defer',
     mixedRoutesMaxDefer: 5,
     idleTimeoutMs: 7_210_000,
@@ -109,7 +127,7 @@ export const defaults: Config = {
   dns: { servers: [], dnssec: 'required', timeoutMs: 2000, deadlineMs: 5000, viaTor: false },
   cache: { maxEntries: 100_000, maxTtlMs: 86_400_000, failureTtlMs: 30_000, serveStaleMs: 3_600_000 },
   policy: { routeMailers: ['smtp', 'esmtp', 'relay'], localDomains: [], ignoreDomains: [], onLookupFailure: 'tempfail' },
-  lookup: { socketmap: undefined, tcpTable: undefined, sendmail: undefined, readsocket: undefined, budgetMs: 1000 },
+  lookup: { socketmap: undefined, tcpTable: undefined, sendmail: undefined, readsocket: undefined, budgetMs: 1000, socketOwner: undefined, socketGroup: undefined, socketMode: 0o660 },
   tor: { socks: '127.0.0.1:9050', connectTimeoutMs: 150_000, dnsSocks: undefined },
   health: { enabled: false, intervalMs: 600_000, onUnreachable: 'route', failuresBeforeUnreachable: 3, concurrency: 2, forgetAfterMs: 86_400_000 },
   metrics: { listen: undefined },

@@ -2,7 +2,8 @@
 // listener(s) with the routing filter, reload and drain. Construction is separate from listening
 // (start), so tests can build a daemon from a config object and drive it.
 import type { Logger } from '../log.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config, SocketAccessConfig } from '../config/schema.ts';
+import type { SocketAccess } from '../net/unix-socket.ts';
 import { createMilterServer, type MilterErrorKind, type MilterServer } from '../milter/index.ts';
 import type { FilterSpec } from '../milter/types.ts';
 import { createRoutingFilter, type RoutingSettings } from '../routing/milter-filter.ts';
@@ -24,6 +25,14 @@ export interface DaemonListeners {
   readonly lookup: Partial<Record<LookupProtocol, string>>;
 }
 
+export interface DaemonOptions {
+  /**
+   * Owner and group for unix sockets whose section sets none: the account a root-started daemon
+   * drops to, so its sockets belong to it rather than to root.
+   */
+  readonly socketDefaults?: { readonly owner: number; readonly group: number } | undefined;
+}
+
 export class Daemon {
   #config: Config;
   #built: BuiltResolver | undefined;
@@ -37,10 +46,12 @@ export class Daemon {
   #metricsServer: MetricsServer | undefined;
   #health: HealthChecker | undefined;
   readonly #startedAt = Date.now();
+  readonly #socketDefaults: DaemonOptions['socketDefaults'];
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, options: DaemonOptions = {}) {
     this.#config = config;
     this.#log = log;
+    this.#socketDefaults = options.socketDefaults;
   }
 
   get config(): Config {
@@ -63,11 +74,10 @@ export class Daemon {
       logger: this.#log,
       maxConnections: c.maxConnections,
       idleTimeoutMs: c.idleTimeoutMs,
-      socketMode: c.socketMode,
+      ...this.#socketAccess(c),
       onError: (kind: MilterErrorKind) => {
         this.metrics.milterError(kind);
       },
-      ...(c.socketGroup === undefined ? {} : { socketGroup: c.socketGroup }),
     };
     const settings = (): RoutingSettings => {
       if (this.#settings === undefined) throw new Error('daemon not started');
@@ -165,11 +175,10 @@ export class Daemon {
       this.metrics.lookupRequest(protocol, outcome.kind === 'decision' ? outcome.decision.kind : outcome.kind);
     };
     const answerer = new LookupAnswerer({ settings, log: this.#log, onOutcome });
-    const c = this.#config.milter;
     const out: Partial<Record<LookupProtocol, string>> = {};
     for (const [protocol, spec] of wanted) {
       if (spec === undefined) continue;
-      const server = createLookupServer({ protocol, answerer, logger: this.#log, socketMode: c.socketMode, ...(c.socketGroup === undefined ? {} : { socketGroup: c.socketGroup }) });
+      const server = createLookupServer({ protocol, answerer, logger: this.#log, ...this.#socketAccess(l) });
       this.#lookupServers.push(server);
       out[protocol] = (await server.listen(spec)).spec;
     }
@@ -189,6 +198,12 @@ export class Daemon {
       },
       resolveDomain: async (domain, signal) => apply(await resolver.resolveDomain(domain, signal)),
     };
+  }
+
+  /** A section's unix-socket owner, group and mode, with the daemon's defaults for what it leaves unset. */
+  #socketAccess(section: SocketAccessConfig): SocketAccess {
+    const d = this.#socketDefaults;
+    return { socketOwner: section.socketOwner ?? d?.owner, socketGroup: section.socketGroup ?? d?.group, socketMode: section.socketMode };
   }
 
   #resolverHooks(): ResolverHooks {

@@ -5,10 +5,12 @@ import type { Socket } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { Listener, closeGracefully, type ListenAddress } from '../net/listeners.ts';
+import type { SocketAccess } from '../net/unix-socket.ts';
 import type { LookupAnswerer } from './answerer.ts';
 import { createProtocolHandler, type FeedResult, type LookupProtocol, type ProtocolHandler, type ReplyJob } from './protocols.ts';
 
-export interface LookupServerOptions {
+/** socketOwner, socketGroup, socketMode: who may connect to its unix sockets. */
+export interface LookupServerOptions extends SocketAccess {
   readonly protocol: LookupProtocol;
   readonly answerer: LookupAnswerer;
   readonly logger?: Logger;
@@ -18,8 +20,6 @@ export interface LookupServerOptions {
   readonly idleTimeoutMs?: number;
   /** Largest request (default: the protocol's: 10000 socketmap, 4096 tcp_table and Exim). */
   readonly maxRequestBytes?: number;
-  readonly socketMode?: number;
-  readonly socketGroup?: string | number;
 }
 
 export interface LookupServer {
@@ -62,8 +62,9 @@ class LookupServerImpl implements LookupServer {
     if (this.#closing !== undefined) throw new ConfigError('listen', 'lookup server is closing');
     const listener = await Listener.open(spec, {
       where: `lookup ${this.#o.protocol}`,
-      socketMode: this.#o.socketMode,
+      socketOwner: this.#o.socketOwner,
       socketGroup: this.#o.socketGroup,
+      socketMode: this.#o.socketMode,
       onConnection: (socket) => {
         this.#accept(socket);
       },

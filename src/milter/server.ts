@@ -9,11 +9,13 @@ import type { HookFailurePolicy, MilterErrorKind } from './hook-call.ts';
 import { MilterSession } from './session.ts';
 import type { FilterSpec } from './types.ts';
 import { Listener, closeGracefully, type ListenAddress } from '../net/listeners.ts';
+import type { SocketAccess } from '../net/unix-socket.ts';
 
 export type { ListenAddress } from '../net/listeners.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire/constants.ts';
 
-export interface MilterServerOptions {
+/** socketOwner, socketGroup, socketMode: who may connect to its unix sockets. */
+export interface MilterServerOptions extends SocketAccess {
   readonly filter: FilterSpec;
   readonly logger?: Logger;
   /** Connections beyond this are accepted and closed at once, with a log line (default 1000). */
@@ -30,10 +32,6 @@ export interface MilterServerOptions {
   readonly maxFrameBytes?: number;
   /** Verdict when a hook throws or times out (default tempfail). */
   readonly onHookError?: HookFailurePolicy;
-  /** Mode of unix sockets, e.g. 0o660. */
-  readonly socketMode?: number;
-  /** Group of unix sockets: a name or a gid. */
-  readonly socketGroup?: string | number;
   /** Told of every protocol error, session failure, hook failure or timeout (for metrics). */
   readonly onError?: (kind: MilterErrorKind) => void;
 }
@@ -76,8 +74,9 @@ class MilterServerImpl implements MilterServer {
     if (this.#closing !== undefined) throw new ConfigError('listen', 'server is closing');
     const listener = await Listener.open(spec, {
       where: 'listen',
-      socketMode: this.#o.socketMode,
+      socketOwner: this.#o.socketOwner,
       socketGroup: this.#o.socketGroup,
+      socketMode: this.#o.socketMode,
       onConnection: (socket) => {
         this.#accept(socket);
       },

@@ -1,9 +1,9 @@
 // Listening sockets and draining connections, shared by the milter and the lookup servers:
-// one listen spec -> one bound server (stale unix sockets handled, mode and group applied), and
+// one listen spec -> one bound server (stale unix sockets handled, owner, group and mode applied), and
 // a close that stops accepting, lets open connections finish until a grace period, then destroys.
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatListenTarget, listenTarget } from './listen-spec.ts';
-import { applySocketAccess, clearStaleSocket, removeSocket } from './unix-socket.ts';
+import { applySocketAccess, clearStaleSocket, removeSocket, type SocketAccess } from './unix-socket.ts';
 
 export interface ListenAddress {
   /** Canonical spec: `inet:127.0.0.1:40123`, `inet:[::1]:40123` or `unix:/path`. */
@@ -12,11 +12,9 @@ export interface ListenAddress {
   readonly path?: string;
 }
 
-export interface ListenOptions {
+export interface ListenOptions extends SocketAccess {
   /** Names the listener in errors, e.g. `milter.listen`. */
   readonly where: string;
-  readonly socketMode?: number | undefined;
-  readonly socketGroup?: string | number | undefined;
   readonly onConnection: (socket: Socket) => void;
   readonly onError: (err: Error) => void;
 }
@@ -51,7 +49,7 @@ export class Listener {
     if (target.kind === 'unix') {
       const listener = new Listener(server, { spec: formatListenTarget(target), path: target.path }, target.path);
       try {
-        await applySocketAccess(target.path, o.socketMode, o.socketGroup);
+        await applySocketAccess(target.path, o, o.where);
       } catch (err) {
         // A socket we cannot give the configured mode or group must not stay open.
         await listener.stop();

@@ -1,8 +1,9 @@
 // Unix-domain listen sockets: a stale socket file is removed only when it IS a socket and nobody
-// answers on it; a live server or a non-socket file is refused. Mode and group are applied after listen.
+// answers on it; a live server or a non-socket file is refused. Owner, group and mode are applied after listen.
 import { connect } from 'node:net';
-import { chmod, chown, lstat, readFile, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, stat, unlink } from 'node:fs/promises';
 import { ConfigError } from '../errors.ts';
+import { resolveGid, resolveUid } from '../os/accounts.ts';
 
 /** Makes `path` free for listen(), or throws ConfigError saying why it cannot be. */
 export async function clearStaleSocket(path: string, where = 'listen'): Promise<void> {
@@ -33,21 +34,32 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
-/** chmod/chgrp after listen. `group` is a name (looked up in /etc/group) or a numeric gid. */
-export async function applySocketAccess(path: string, mode: number | undefined, group: string | number | undefined): Promise<void> {
-  if (group !== undefined) await chown(path, -1, await resolveGroup(group));
-  if (mode !== undefined) await chmod(path, mode);
+/**
+ * Who may connect to a unix-socket listener, applied right after bind (TCP listeners ignore it).
+ * Owner and group are names (from /etc/passwd, /etc/group) or numeric ids; unset leaves what
+ * bind gave the socket: the process's user, and its group or the directory's (setgid).
+ */
+export interface SocketAccess {
+  readonly socketOwner?: string | number | undefined;
+  readonly socketGroup?: string | number | undefined;
+  readonly socketMode?: number | undefined;
 }
 
-export async function resolveGroup(group: string | number): Promise<number> {
-  if (typeof group === 'number') return group;
-  if (/^\d+$/.test(group)) return Number(group);
-  const lines = (await readFile('/etc/group', 'utf8')).split('\n');
-  for (const line of lines) {
-    const [name, , gid] = line.split(':');
-    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+/**
+ * chown/chmod after listen. Nothing is changed that already matches: a daemon that is not root
+ * (or runs under a seccomp filter without chown) can then use a setgid directory's group.
+ */
+export async function applySocketAccess(path: string, access: SocketAccess, where = 'listen'): Promise<void> {
+  const st = await stat(path);
+  const uid = access.socketOwner === undefined ? -1 : await resolveUid(access.socketOwner, `${where}: socket_owner`);
+  const gid = access.socketGroup === undefined ? -1 : await resolveGid(access.socketGroup, `${where}: socket_group`);
+  if ((uid !== -1 && uid !== st.uid) || (gid !== -1 && gid !== st.gid)) {
+    await chown(path, uid, gid).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new ConfigError(where, `cannot give ${path} owner ${String(access.socketOwner ?? st.uid)} and group ${String(access.socketGroup ?? st.gid)}: ${code}${code === 'EPERM' ? ' (only root can give a socket away; a daemon that is not root gets a group by being in it or from a setgid directory)' : ''}`);
+    });
   }
-  throw new ConfigError('socket_group', `unknown group "${group}"`);
+  if (access.socketMode !== undefined && (st.mode & 0o7777) !== access.socketMode) await chmod(path, access.socketMode);
 }
 
 /** Removes our socket file on close, if it is still a socket. */

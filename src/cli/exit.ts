@@ -4,6 +4,7 @@ export const EX_USAGE = 64;
 export const EX_DATAERR = 65;
 export const EX_UNAVAILABLE = 69;
 export const EX_SOFTWARE = 70;
+export const EX_OSERR = 71;
 export const EX_TEMPFAIL = 75;
 export const EX_CONFIG = 78;
 

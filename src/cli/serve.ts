@@ -1,11 +1,13 @@
 // `onionmx-milter serve [--config FILE]`: runs the daemon until SIGTERM/SIGINT; SIGHUP reloads the
 // config file and the maps (a broken new config is logged and the old one keeps serving).
-import { EX_CONFIG, EX_OK, EX_SOFTWARE, UsageError } from './exit.ts';
+import { EX_CONFIG, EX_OK, EX_OSERR, EX_SOFTWARE, UsageError } from './exit.ts';
 import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { createDaemonLogger } from '../log.ts';
 import { Daemon } from '../daemon/daemon.ts';
 import { errorMessage } from '../errors.ts';
+import { Accounts } from '../os/accounts.ts';
+import { currentIdentity, planPrivileges, settlePrivileges } from '../os/privileges.ts';
 
 const HELP = `usage: onionmx-milter serve [--config FILE] [--grace SECONDS]
 
@@ -17,7 +19,7 @@ Signals: SIGHUP reloads the config and maps; SIGTERM/SIGINT stop accepting conne
 open MTA sessions finish (up to --grace seconds, default 20), then exit. A second signal exits at once.`;
 
 export async function runServe(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, { usage: HELP, options: { config: { type: 'string' }, grace: { type: 'string' } } });
+  const parsed = parseCommandArgs(args, { usage: HELP, options: { config: { type: 'string' }, grace: { type: 'string' }, 'allow-root': { type: 'boolean' } } });
   if (parsed.help) return EX_OK;
   const graceMs = parsed.values.grace === undefined ? 20_000 : Number(parsed.values.grace) * 1000;
   if (!Number.isFinite(graceMs) || graceMs < 0) throw new UsageError('--grace takes a number of seconds');
@@ -25,6 +27,12 @@ export async function runServe(args: readonly string[]): Promise<number> {
   const loaded = await loadConfigArg(configPath);
   if (!loaded.ok) {
     for (const m of loaded.messages) process.stderr.write(m + '\n');
+    return EX_CONFIG;
+  }
+  // Decided before anything is bound: a daemon that will not drop root never listens.
+  const privileges = planPrivileges(currentIdentity(), loaded.config, await Accounts.read(), parsed.values['allow-root'] === true);
+  if (privileges.kind === 'refuse') {
+    process.stderr.write(`onionmx-milter serve: ${privileges.reason}\n`);
     return EX_CONFIG;
   }
   const logger = createDaemonLogger(loaded.config.log.level);
@@ -39,7 +47,8 @@ export async function runServe(args: readonly string[]): Promise<number> {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
-  const daemon = new Daemon(loaded.config, log);
+  const socketDefaults = privileges.kind === 'drop' ? { owner: privileges.uid, group: privileges.gid } : undefined;
+  const daemon = new Daemon(loaded.config, log, { socketDefaults });
   try {
     await daemon.start();
   } catch (err) {
@@ -47,6 +56,15 @@ export async function runServe(args: readonly string[]): Promise<number> {
     logger.close();
     process.stderr.write(`onionmx-milter: ${errorMessage(err)}\n`);
     return EX_CONFIG;
+  }
+  try {
+    await settlePrivileges(privileges, loaded.config, log);
+  } catch (err) {
+    log.fatal({ err: errorMessage(err) }, 'cannot drop privileges');
+    await daemon.close(0);
+    logger.close();
+    process.stderr.write(`onionmx-milter: ${errorMessage(err)}\n`);
+    return EX_OSERR;
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -78,6 +96,7 @@ export async function runServe(args: readonly string[]): Promise<number> {
       loadConfigArg(source)
         .then(async (next) => {
           if (!next.ok) throw new Error(next.messages.join('; '));
+          if (next.config.user !== daemon.config.user || next.config.group !== daemon.config.group) log.warn('user or group changed: restart required for that to take effect');
           await daemon.reload(next.config);
         })
         .catch((err: unknown) => {

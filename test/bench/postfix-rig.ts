@@ -206,7 +206,7 @@ async function startDaemon(dir: string, s: DaemonSettings): Promise<{ child: Chi
   );
   // The daemon logs to a file, as it would to journald: one JSON line per message at info.
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...s.nodeFlags, CLI, 'serve', '--config', config, '--grace', '5'], {
+  const child = spawn(process.execPath, [...s.nodeFlags, CLI, 'serve', '--config', config, '--grace', '5', '--allow-root'], {
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

@@ -8,9 +8,9 @@ import { mkdtempSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { MilterClient } from '../../src/milter/index.ts';
 import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.ts';
 import { CLI } from '../cli/cli-helpers.ts';
+import { routeHeaderFor } from '../helpers/milter-transaction.ts';
 
 const A = 'aj3nsqqcksrrc5cye5etjsoewz6jrygpekzwoko3q6wyxjlb3dgasfid.onion';
 const B = 'llqiiswupgezsco4ux47cco3bxsaihbss5c3piefv6bhvpgfofyk7kad.onion';
@@ -60,24 +60,6 @@ class LogWatch {
   }
 }
 
-async function routeHeaderFor(spec: string, rcpt: string): Promise<string | undefined> {
-  const client = await MilterClient.connect(spec);
-  try {
-    await client.negotiate();
-    await client.mailFrom('<s@client.example>');
-    client.macro('R', { '{rcpt_mailer}': 'smtp' });
-    const r = await client.rcptTo(`<${rcpt}>`);
-    assert.equal(r.kind, 'continue', JSON.stringify(r));
-    await client.header('Subject', 'x');
-    await client.endOfHeaders();
-    const eom = await client.endOfMessage();
-    const add = eom.modifications.find((m) => m.kind === 'addHeader');
-    return add?.kind === 'addHeader' ? add.value : undefined;
-  } finally {
-    await client.quit();
-  }
-}
-
 describe('serve', () => {
   let dir: string;
   let dns: DnsTestServer;
@@ -102,7 +84,7 @@ describe('serve', () => {
       behaviour: () => ({ kind: 'zone', ad: true }),
     });
     writeConfig(`pinned.example: ${A}\n`);
-    child = spawn(process.execPath, [CLI, 'serve', '--config', configPath, '--grace', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [CLI, 'serve', '--config', configPath, '--grace', '2', '--allow-root'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       log.feed(d);
     });

@@ -20,6 +20,9 @@ export type ConfigOverrides = Readonly<Record<string, unknown>>;
 /** examples/config.yml with the overrides applied, as YAML text. */
 export function exampleConfig(overrides: ConfigOverrides): string {
   const config = yaml.load(readFileSync(EXAMPLE_CONFIG, 'utf8')) as Yaml;
+  // The suites run the daemon as whoever runs them (startDaemon passes --allow-root), not as the
+  // example's system user, which a test machine need not have.
+  config['user'] = null;
   for (const [path, value] of Object.entries(overrides)) {
     const keys = path.split('.');
     const last = keys.pop();
@@ -54,9 +57,23 @@ export interface DaemonProcess {
 
 const WAIT_MS = 15_000;
 
+export interface StartDaemonOptions {
+  /** The command that runs the CLI (default: this checkout's, under this node); e.g. an installed bin. */
+  readonly command?: readonly string[];
+  /** Pass --allow-root (default true: the suites run the daemon as whoever runs them). */
+  readonly allowRoot?: boolean;
+  /** Start it as this user and group, as a service manager's User= and Group= would. */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
 /** Starts the daemon with the config file at `configPath` and waits for "onionmx-milter started". */
-export async function startDaemon(configPath: string): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath, '--grace', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(configPath: string, options: StartDaemonOptions = {}): Promise<DaemonProcess> {
+  const [program, ...prefix] = options.command ?? [process.execPath, CLI];
+  if (program === undefined) throw new Error('startDaemon: empty command');
+  const args = [...prefix, 'serve', '--config', configPath, '--grace', '2', ...(options.allowRoot === false ? [] : ['--allow-root'])];
+  const ids = { ...(options.uid === undefined ? {} : { uid: options.uid }), ...(options.gid === undefined ? {} : { gid: options.gid }) };
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], ...ids });
   const release = atProcessEnd(() => child.kill('SIGKILL'));
   const lines: LogLine[] = [];
   const stderr: string[] = [];

@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './exit.ts';
 import { errorMessage } from '../errors.ts';
+import { renderHelp, type CommandDoc } from './command-doc.ts';
 
 /** What parseArgs accepts as `options` (@types/node does not export the name). */
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -60,6 +61,11 @@ export function parseCommandArgs<const O extends ParseArgsOptionsConfig, const P
     return { help: true };
   }
   return { help: false, values: parsed.values, positionals: parsed.positionals };
+}
+
+/** parseCommandArgs for a documented command: its options, its --help text, positionals when it has operands. */
+export function parseCommand<const O extends ParseArgsOptionsConfig>(args: readonly string[], doc: CommandDoc & { readonly options: O }): CommandArgs<O, boolean> {
+  return parseCommandArgs<O, boolean>(args, { usage: renderHelp(doc), options: doc.options, allowPositionals: doc.operands !== undefined });
 }
 
 /**

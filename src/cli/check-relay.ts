@@ -1,67 +1,28 @@
 // `onionmx-milter check-relay --smtp <host:port> [--from A] [--to A] [--helo NAME] [--local A]`:
 // the open-relay audit of the SMTP listener an onion service forwards to. See src/join/relay-audit.ts.
 import { EX_OK, EX_UNAVAILABLE, UsageError } from './exit.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommand } from './args.ts';
+import { CHECK_RELAY_DEFAULTS, checkRelayDoc } from './docs/check-relay.ts';
 import { parseDuration } from '../config/duration.ts';
 import { auditRelay, type RelayAuditReport } from '../join/relay-audit.ts';
 import { parseAuditAddress, parseSmtpEndpoint } from '../join/audit-args.ts';
 
 export const CHECK_RELAY_EXIT = { pass: EX_OK, fail: 1, inconclusive: 2, error: EX_UNAVAILABLE } as const;
 
-const DEFAULT_FROM = 'onionmx-relay-audit@example.com';
-const DEFAULT_TO = 'onionmx-relay-audit@example.net';
-const DEFAULT_HELO = 'relay-audit.example.com';
-
-const HELP = `usage: onionmx-milter check-relay --smtp <host:port> [--from <addr>] [--to <external addr>]
-                                 [--helo <name>] [--local <addr>] [--timeout 30s] [--json] [--verbose]
-
-Audits the SMTP listener your onion service forwards to (its torrc HiddenServicePort target) for
-open relay. Tor connects to it from 127.0.0.1, so an MTA that trusts loopback (Postfix's default
-mynetworks) relays for anyone on the Tor network. Run this from the machine Tor runs on, against
-that listener.
-
-It opens an unauthenticated session and tries to relay to --to (default ${DEFAULT_TO}):
-plainly from --from (default ${DEFAULT_FROM}), with a forged local sender, and with the
-classic tricks user%external@local, @local:user@external, "user@external"@local and
-external!user@local. Every attempt is MAIL, RCPT, RSET; the session ends with QUIT. DATA is
-never sent, so no mail can leave. The local domain of the tricks is the domain of --local, or
-else the host name in the server's greeting. With --local, the local recipient must be accepted:
-a listener that refuses everything is reported as such, not as a pass.
-
-Verdicts and exit status:
-  0  PASS          every relay attempt got a permanent refusal (5xx)
-  1  FAIL          a relay recipient was accepted, or the listener advertises XCLIENT or XFORWARD
-  2  INCONCLUSIVE  a temporary refusal (4xx: greylisting, defer_unauth_destination, soft_bounce),
-                   a broken session, a skipped trick, or a listener that refuses everything
-  69 ERROR         no SMTP session could be opened
-  64 usage`;
-
 export async function runCheckRelay(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, {
-    usage: HELP,
-    options: {
-      smtp: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      helo: { type: 'string' },
-      local: { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean', short: 'v' },
-    },
-  });
+  const parsed = parseCommand(args, checkRelayDoc);
   if (parsed.help) return EX_OK;
   const v = parsed.values;
   if (v.smtp === undefined) throw new UsageError('--smtp <host:port> is required; see --help');
   const endpoint = parseSmtpEndpoint(v.smtp);
   if (!endpoint.ok) throw new UsageError(`--smtp: ${endpoint.reason}`);
-  const from = usable('--from', v.from ?? DEFAULT_FROM);
-  const to = usable('--to', v.to ?? DEFAULT_TO);
+  const from = usable('--from', v.from ?? CHECK_RELAY_DEFAULTS.from);
+  const to = usable('--to', v.to ?? CHECK_RELAY_DEFAULTS.to);
   const local = v.local === undefined ? undefined : usable('--local', v.local);
   if (local !== undefined && local.domain === to.domain) throw new UsageError(`--to must be an external address, but its domain is the one of --local (${local.domain})`);
-  const helo = v.helo ?? DEFAULT_HELO;
+  const helo = v.helo ?? CHECK_RELAY_DEFAULTS.helo;
   if (!/^[\x21-\x7e]{1,255}$/.test(helo)) throw new UsageError('--helo must be one printable word');
-  const timeoutMs = v.timeout === undefined ? 30_000 : parseDuration(v.timeout);
+  const timeoutMs = v.timeout === undefined ? CHECK_RELAY_DEFAULTS.timeoutMs : parseDuration(v.timeout);
   if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout: bad duration "${v.timeout ?? ''}"`);
 
   const report = await auditRelay({

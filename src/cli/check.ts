@@ -2,7 +2,8 @@
 // each problem with file, line and key; compares static entries with published SRV records.
 // Exit 0: no errors (warnings allowed); 78: config or map errors, conflicting pins included.
 import { EX_CONFIG, EX_OK, UsageError } from './exit.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommand } from './args.ts';
+import { checkDoc } from './docs/check.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { silentLogger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
@@ -10,25 +11,8 @@ import { buildResolver, type BuiltResolver } from '../resolve/from-config.ts';
 import type { StaticMap } from '../resolve/maps/index.ts';
 import { auditPostfix, readPostfixFacts } from './postfix-audit.ts';
 
-const HELP = `usage: onionmx-milter check [--config FILE] [--offline] [--postfix [CONFIG_DIR]]
-
-Validates the configuration and the static maps (yours and the bundled OnionMX map) and prints
-every problem as file:line: key: reason. Unless --offline, also looks up the SRV record of each
-statically mapped domain and warns where it names another onion than the map.
-With --postfix, also reads Postfix's settings (postconf, optionally -c CONFIG_DIR) and warns where
-header mode would misroute or leak: always_bcc/*_bcc_maps and content_filter (FILTER reroutes
-every recipient of a message and replaces content_filter), milter_default_action = accept,
-missing milter_header_checks or smtp_header_checks.
-
-Exit status: 0 no errors (warnings are printed), 78 errors (including a domain pinned to two
-different onions, which would defer its mail), 64 usage.`;
-
 export async function runCheck(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, {
-    usage: HELP,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, offline: { type: 'boolean' }, postfix: { type: 'boolean' } },
-  });
+  const parsed = parseCommand(args, checkDoc);
   if (parsed.help) return EX_OK;
   if (parsed.positionals.length > (parsed.values.postfix === true ? 1 : 0)) throw new UsageError(`unexpected argument: ${parsed.positionals.join(' ')}`);
   const out = (line: string): void => {

@@ -1,45 +1,68 @@
-// The subcommand registry. Each entry's module is loaded only when that command runs, so
-// `resolve` does not pay for the milter server's imports and vice versa.
+// The subcommand registry: each command's description (its options, --help text and man page
+// section, see command-doc.ts) and its runner. The runner's module is loaded only when that
+// command runs, so `resolve` does not pay for the milter server's imports and vice versa.
+import type { CommandDoc } from './command-doc.ts';
+import { serveDoc } from './docs/serve.ts';
+import { checkDoc } from './docs/check.ts';
+import { exportDoc } from './docs/export.ts';
+import { resolveDoc } from './docs/resolve.ts';
+import { probeDoc } from './docs/probe.ts';
+import { srvRecordDoc } from './docs/srv-record.ts';
+import { checkRelayDoc } from './docs/check-relay.ts';
+import { verifyDoc } from './docs/verify.ts';
+import { mapCheckDoc } from './docs/map-check.ts';
+
 export interface Command {
   readonly summary: string;
+  /** What the command (or, for a group such as `map`, each of its subcommands) parses and documents. */
+  readonly docs: readonly CommandDoc[];
   run(args: readonly string[]): Promise<number>;
 }
 
 export const commands: Readonly<Record<string, Command>> = {
   serve: {
-    summary: 'run the milter daemon (SIGHUP reloads, SIGTERM drains)',
+    summary: serveDoc.summary,
+    docs: [serveDoc],
     run: async (args) => (await import('./serve.ts')).runServe(args),
   },
   check: {
-    summary: 'validate the configuration and maps, printing every problem with file and line',
+    summary: checkDoc.summary,
+    docs: [checkDoc],
     run: async (args) => (await import('./check.ts')).runCheck(args),
   },
   export: {
-    summary: 'write the static maps as a Postfix transport file, an Exim lookup file or a Sendmail mailertable',
+    summary: exportDoc.summary,
+    docs: [exportDoc],
     run: async (args) => (await import('./export.ts')).runExport(args),
   },
   resolve: {
-    summary: 'print the routing decision for domains or addresses',
+    summary: resolveDoc.summary,
+    docs: [resolveDoc],
     run: async (args) => (await import('./resolve.ts')).runResolve(args),
   },
   probe: {
-    summary: 'connect to the onion route of domains through Tor: greeting, EHLO, Tor error codes in words',
+    summary: probeDoc.summary,
+    docs: [probeDoc],
     run: async (args) => (await import('./probe.ts')).runProbe(args),
   },
   'srv-record': {
-    summary: 'print the _onion-mx._tcp SRV record to publish for a domain and its onion',
+    summary: srvRecordDoc.summary,
+    docs: [srvRecordDoc],
     run: async (args) => (await import('./srv-record.ts')).runSrvRecord(args),
   },
   'check-relay': {
-    summary: 'audit the SMTP listener behind your onion service for open relay (never sends DATA)',
+    summary: checkRelayDoc.summary,
+    docs: [checkRelayDoc],
     run: async (args) => (await import('./check-relay.ts')).runCheckRelay(args),
   },
   verify: {
-    summary: 'check a published _onion-mx._tcp record: DNSSEC, targets, expected onion, maps, SMTP greeting',
+    summary: verifyDoc.summary,
+    docs: [verifyDoc],
     run: async (args) => (await import('./verify.ts')).runVerify(args),
   },
   map: {
-    summary: 'map check <file>...: review OnionMX map.yml files (schema, v3 onions, duplicates, order, SRV)',
+    summary: `map check <file>...: ${mapCheckDoc.summary}`,
+    docs: [mapCheckDoc],
     run: async (args) => (await import('./map-check.ts')).runMap(args),
   },
 };

@@ -3,7 +3,8 @@
 // Postfix transport file, an Exim partial-lsearch file or a Sendmail mailertable.
 import { rename, writeFile } from 'node:fs/promises';
 import { EX_CONFIG, EX_OK, UsageError } from './exit.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommand } from './args.ts';
+import { exportDoc } from './docs/export.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { errorMessage } from '../errors.ts';
 import { loadStaticMaps, type StaticMap } from '../resolve/maps/index.ts';
@@ -13,20 +14,8 @@ import { EXPORT_FORMATS, exportStaticMaps, type ExportFormat, type ExportSource 
 /** sysexits.h EX_CANTCREAT. */
 const EX_CANTCREAT = 73;
 
-const HELP = `usage: onionmx-milter export --format postfix|exim|sendmail [--config FILE] [--output FILE]
-
-Writes the static maps (yours, then the bundled OnionMX map unless bundled_map is false) as
-  postfix   a transport(5) file for postmap:  example.org  smtptor:[<onion>]:25
-  exim      a partial-lsearch file for a manualroute router:  example.org: <onion>::25
-  sendmail  a mailertable for makemap:  example.org  smtptor:[<onion>]
-with only valid v3 routes, and a comment header naming the sources. The transport / mailer name
-is header.transport from the config. Conflicting pins, local and ignored domains are left out.
-Routes published only in DNS are not included: the lookup servers answer those.
-
-Exit status: 0 written, 78 config or map errors, 73 the output file cannot be written, 64 usage.`;
-
 export async function runExport(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, { usage: HELP, options: { format: { type: 'string' }, config: { type: 'string' }, output: { type: 'string', short: 'o' } } });
+  const parsed = parseCommand(args, exportDoc);
   if (parsed.help) return EX_OK;
   const format = parsed.values.format;
   if (format === undefined) throw new UsageError(`--format is required (${EXPORT_FORMATS.join(', ')})`);

@@ -2,7 +2,9 @@
 // map.yml files like a maintainer reviewing a pull request. See src/join/map-review.ts.
 import { readFile } from 'node:fs/promises';
 import { EX_CONFIG, EX_OK, EX_TEMPFAIL, UsageError } from './exit.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommand } from './args.ts';
+import { mapCheckDoc } from './docs/map-check.ts';
+import { renderHelp } from './command-doc.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { errorMessage } from '../errors.ts';
 import { formatReviewProblem, reviewMaps, type MapSource, type ReviewProblem } from '../join/map-review.ts';
@@ -11,36 +13,18 @@ import { srvLookupFromConfig } from '../join/config-dns.ts';
 
 export const MAP_CHECK_PROBLEMS = 1;
 
-const HELP = `usage: onionmx-milter map check <file>... [--verify-srv] [--config FILE] [--json]
-
-Reviews OnionMX map.yml files the way a maintainer reviewing a pull request would: well-formed
-YAML holding one mapping; keys are v3 onion addresses (full checksum and key validation, canonical
-spelling); values are non-empty, sorted lists of valid domains; no domain or onion listed twice
-(across all files given); onion keys in alphabetical order when the file's header asks for it.
-Every problem is printed as file:line: reason.
-
---verify-srv also looks up each domain's _onion-mx._tcp record (with the DNS servers of the
-config) and reports entries whose onion the record does not name.
-
-Exit status: 0 no problem, 1 problems found, 75 only SRV lookups failed (try again), 64 usage,
-78 bad config.`;
-
 export async function runMap(args: readonly string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'check') return runMapCheck(rest);
   if (sub === '--help' || sub === '-h' || sub === undefined) {
-    process.stdout.write(HELP + '\n');
+    process.stdout.write(renderHelp(mapCheckDoc) + '\n');
     return sub === undefined ? 64 : EX_OK;
   }
   throw new UsageError(`unknown map subcommand '${sub}'; expected: map check <file>...`);
 }
 
 async function runMapCheck(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, {
-    usage: HELP,
-    allowPositionals: true,
-    options: { 'verify-srv': { type: 'boolean' }, config: { type: 'string' }, json: { type: 'boolean' } },
-  });
+  const parsed = parseCommand(args, mapCheckDoc);
   if (parsed.help) return EX_OK;
   const v = parsed.values;
   if (parsed.positionals.length === 0) throw new UsageError('expected at least one map file; see --help');

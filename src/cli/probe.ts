@@ -5,7 +5,8 @@
 // codes F4/F5/F6); 75 any other failure (F0-F3, F7, classic codes, timeouts, lookups); 64 usage;
 // 78 bad configuration. 69 wins over 75 when inputs fail differently: it needs a human.
 import { EX_CONFIG, EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE, UsageError } from './exit.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommand } from './args.ts';
+import { probeDoc } from './docs/probe.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { buildResolver } from '../resolve/from-config.ts';
 import { describeDecision } from '../resolve/describe.ts';
@@ -16,23 +17,6 @@ import { silentLogger, createLogger } from '../log.ts';
 import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
 import { probeOnion, describeProbe, type ProbeResult } from '../tor/probe.ts';
 
-const HELP = `usage: onionmx-milter probe [--config FILE] [--json] [--socks ADDR] [--timeout DURATION] <domain|address|onion[:port]>...
-
-Resolves each input's route as the daemon would, connects to the onion through Tor's SocksPort
-(host-name CONNECT, one isolation username per onion), reads the SMTP greeting, sends EHLO and
-QUIT, and reports the route, connect time, greeting and EHLO capabilities, or the failure in
-words with Tor's extended error code (F0-F7) when Tor sent one.
-
-  --config FILE        configuration file (default /etc/onionmx-milter/config.yml if it exists)
-  --json               one JSON object per line
-  --socks ADDR         Tor SocksPort (default: tor.socks from the configuration)
-  --timeout DURATION   SOCKS connect deadline, e.g. 30s (default: tor.connect_timeout, 150s)
-  --ehlo NAME          EHLO argument (default [127.0.0.1], which names no host of ours)
-  --verbose            log resolver details to stderr
-
-Exit status: 0 all reachable; 69 no route, invalid onion, or Tor F4/F5/F6 (will not heal by
-waiting); 75 other failures (F0-F3, F7, 01-06, timeouts, lookup failures); 64 usage; 78 bad configuration.`;
-
 interface Outcome {
   readonly input: string;
   readonly decision: Decision | undefined;
@@ -42,18 +26,7 @@ interface Outcome {
 }
 
 export async function runProbe(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, {
-    usage: HELP,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-      socks: { type: 'string' },
-      timeout: { type: 'string' },
-      ehlo: { type: 'string' },
-      verbose: { type: 'boolean', short: 'v' },
-    },
-  });
+  const parsed = parseCommand(args, probeDoc);
   if (parsed.help) return EX_OK;
   const v = parsed.values;
   if (parsed.positionals.length === 0) throw new UsageError('give at least one domain, address or onion (see --help)');

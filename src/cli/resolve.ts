@@ -2,30 +2,15 @@
 // Exit 0 when every input was decided, 75 when any lookup failed temporarily, 64 on usage errors,
 // 78 when the configuration or maps are broken.
 import { EX_CONFIG, EX_OK, EX_TEMPFAIL, UsageError } from './exit.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommand } from './args.ts';
+import { resolveDoc } from './docs/resolve.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { buildResolver } from '../resolve/from-config.ts';
 import { describeDecision } from '../resolve/describe.ts';
 import { silentLogger, createLogger } from '../log.ts';
 
-const HELP = `usage: onionmx-milter resolve [--config FILE] [--json] [--verbose] <domain|address>...
-
-Prints the routing decision for each domain or address, as the daemon would make it:
-route (onion host, port, source, DNSSEC), none (why not), tempfail (why; mail would be
-deferred) or reject (an invalid .onion recipient).
-
-  --config FILE   configuration file (default /etc/onionmx-milter/config.yml if it exists)
-  --json          one JSON object per line
-  --verbose       log map warnings and DNS details to stderr
-
-Exit status: 0 all decided, 75 a lookup failed temporarily, 64 usage, 78 bad configuration.`;
-
 export async function runResolve(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, {
-    usage: HELP,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } },
-  });
+  const parsed = parseCommand(args, resolveDoc);
   if (parsed.help) return EX_OK;
   if (parsed.positionals.length === 0) throw new UsageError('give at least one domain or address (see --help)');
   const loaded = await loadConfigArg(parsed.values.config);

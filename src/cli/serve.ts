@@ -1,7 +1,8 @@
 // `onionmx-milter serve [--config FILE]`: runs the daemon until SIGTERM/SIGINT; SIGHUP reloads the
 // config file and the maps (a broken new config is logged and the old one keeps serving).
 import { EX_CONFIG, EX_OK, EX_OSERR, EX_SOFTWARE, UsageError } from './exit.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommand } from './args.ts';
+import { SERVE_GRACE_SECONDS, serveDoc } from './docs/serve.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { createDaemonLogger } from '../log.ts';
 import { Daemon } from '../daemon/daemon.ts';
@@ -9,19 +10,10 @@ import { errorMessage } from '../errors.ts';
 import { Accounts } from '../os/accounts.ts';
 import { currentIdentity, planPrivileges, settlePrivileges } from '../os/privileges.ts';
 
-const HELP = `usage: onionmx-milter serve [--config FILE] [--grace SECONDS]
-
-Runs the milter daemon. Without --config it reads /etc/onionmx-milter/config.yml when that
-exists, and otherwise runs with built-in defaults: milter on inet:127.0.0.1:8895, DNS from
-/etc/resolv.conf, DNSSEC required, the bundled OnionMX map.
-
-Signals: SIGHUP reloads the config and maps; SIGTERM/SIGINT stop accepting connections and let
-open MTA sessions finish (up to --grace seconds, default 20), then exit. A second signal exits at once.`;
-
 export async function runServe(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, { usage: HELP, options: { config: { type: 'string' }, grace: { type: 'string' }, 'allow-root': { type: 'boolean' } } });
+  const parsed = parseCommand(args, serveDoc);
   if (parsed.help) return EX_OK;
-  const graceMs = parsed.values.grace === undefined ? 20_000 : Number(parsed.values.grace) * 1000;
+  const graceMs = parsed.values.grace === undefined ? SERVE_GRACE_SECONDS * 1000 : Number(parsed.values.grace) * 1000;
   if (!Number.isFinite(graceMs) || graceMs < 0) throw new UsageError('--grace takes a number of seconds');
   const configPath = parsed.values.config;
   const loaded = await loadConfigArg(configPath);

@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EX_CONFIG, EX_DATAERR, EX_OK, EX_TEMPFAIL, UsageError } from './exit.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommand } from './args.ts';
+import { VERIFY_PROBE_TIMEOUT_MS, verifyDoc } from './docs/verify.ts';
 import { loadConfigArg } from './config-arg.ts';
 import { errorMessage } from '../errors.ts';
 import { silentLogger } from '../log.ts';
@@ -20,43 +21,14 @@ import { verifyDomain, type VerifyReport } from '../join/verify.ts';
 export const EX_NOINPUT = 66;
 export const VERIFY_MISMATCH = 1;
 
-const HELP = `usage: onionmx-milter verify <domain> [--onion <onion> | --hs-dir <onion service directory>]
-                             [--config FILE] [--json] [--allow-unsigned] [--no-probe] [--probe-timeout 60s]
-
-Looks up _onion-mx._tcp.<domain> through the configured resolver (dns.servers) and reports:
-the DNSSEC status of the answer, every target's validity (v3, full checks), whether the expected
-onion (--onion, or the 'hostname' file in --hs-dir, e.g. /var/lib/tor/onionmx) is published,
-conflicts with your static maps and the bundled OnionMX map, and whether each published onion
-answers with an SMTP greeting through the Tor SOCKS port of the config (tor.socks; not checked
-when it does not answer, or with --no-probe).
-
-An answer without DNSSEC authentication fails unless --allow-unsigned. A bogus one (the resolver
-says, by an Extended DNS Error, that DNSSEC validation failed) always fails: it does not fix itself.
-
-Exit status: 0 everything matches, 1 something does not (the reasons are printed; a bogus answer
-too), 75 the DNS lookup failed (try again), 64 usage, 65 invalid domain or onion, 66 unreadable
-hostname file, 78 bad config.`;
-
 export async function runVerify(args: readonly string[]): Promise<number> {
-  const parsed = parseCommandArgs(args, {
-    usage: HELP,
-    allowPositionals: true,
-    options: {
-      onion: { type: 'string' },
-      'hs-dir': { type: 'string' },
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-      'allow-unsigned': { type: 'boolean' },
-      'no-probe': { type: 'boolean' },
-      'probe-timeout': { type: 'string' },
-    },
-  });
+  const parsed = parseCommand(args, verifyDoc);
   if (parsed.help) return EX_OK;
   const v = parsed.values;
   const [domainArg, ...extra] = parsed.positionals;
   if (domainArg === undefined || extra.length > 0) throw new UsageError('expected exactly one <domain>; see --help');
   if (v.onion !== undefined && v['hs-dir'] !== undefined) throw new UsageError('give --onion or --hs-dir, not both');
-  const probeTimeoutMs = v['probe-timeout'] === undefined ? 60_000 : parseDuration(v['probe-timeout']);
+  const probeTimeoutMs = v['probe-timeout'] === undefined ? VERIFY_PROBE_TIMEOUT_MS : parseDuration(v['probe-timeout']);
   if (probeTimeoutMs === undefined || probeTimeoutMs <= 0) throw new UsageError(`--probe-timeout: bad duration "${v['probe-timeout'] ?? ''}"`);
   const fail = (code: number, message: string): number => {
     process.stderr.write(`onionmx-milter verify: ${message}\n`);

@@ -1,0 +1,48 @@
+// The configuration keys as operators write them, read off the schema's defaults (every Config
+// field has one): camelCase becomes snake_case, and a duration field's Ms suffix is dropped
+// (idleTimeoutMs is milter.idle_timeout). Pure.
+import { defaults } from '../config/schema.ts';
+
+export interface SchemaKey {
+  /** `milter.listen`, or `user` for a top-level key. */
+  readonly path: string;
+  /** '' for a top-level key. */
+  readonly section: string;
+  readonly key: string;
+  /** The typed default (undefined: unset). */
+  readonly value: unknown;
+}
+
+export function snakeKey(field: string): string {
+  return field.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function isSection(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Every key of the configuration file, in schema order. */
+export function schemaKeys(): SchemaKey[] {
+  const out: SchemaKey[] = [];
+  for (const [field, value] of Object.entries(defaults)) {
+    if (field === 'source') continue;
+    const name = snakeKey(field);
+    if (!isSection(value)) {
+      out.push({ path: name, section: '', key: name, value });
+      continue;
+    }
+    for (const [inner, v] of Object.entries(value)) out.push({ path: `${name}.${snakeKey(inner)}`, section: name, key: snakeKey(inner), value: v });
+  }
+  return out;
+}
+
+/** The value of `path` (a SchemaKey path) in a loaded configuration. */
+export function valueAt(config: object, path: string): unknown {
+  let node: unknown = config;
+  for (const part of path.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    const field = Object.keys(node).find((f) => snakeKey(f) === part);
+    node = field === undefined ? undefined : (node as Record<string, unknown>)[field];
+  }
+  return node;
+}

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
 import { loadStaticMaps, type StaticMap } from './maps/index.ts';
-import { createStubResolver, type DnsQueryResult, type PipelinedTcpChannels } from './dns/index.ts';
+import { createStubResolver, type DnsQueryResult, type DnsServer, type PipelinedTcpChannels } from './dns/index.ts';
 import { isOnionName } from './onion.ts';
 import { dnsOverTorChannels } from '../tor/dns-over-tor.ts';
 import { createSrvSource, type CachedSrvSource } from './srv-source.ts';
@@ -19,6 +19,8 @@ export interface BuiltResolver {
   readonly operatorMaps: StaticMap;
   readonly bundledMap: StaticMap | undefined;
   readonly srv: CachedSrvSource | undefined;
+  /** The servers SRV lookups go to (resolv.conf's when dns.servers is empty), AD trust resolved; empty without SRV. */
+  readonly dnsServers: readonly DnsServer[];
   readonly mapSummary: Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
     if (!bundledMap.isComplete) return { ok: false, errors: [`the bundled OnionMX map could not be loaded from ${BUNDLED_MAP_PATH}`] };
   }
   let srv: CachedSrvSource | undefined;
+  let dnsServers: readonly DnsServer[] = [];
   let dnsOverTor: PipelinedTcpChannels | undefined;
   if (config.srv.enabled) {
     if (config.dns.viaTor) {
@@ -67,6 +70,7 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
       ...(dnsOverTor === undefined ? {} : { streamExchange: dnsOverTor.exchange.bind(dnsOverTor) }),
     });
     if (stub.servers.length === 0) return { ok: false, errors: ['dns.servers is empty and /etc/resolv.conf names no nameserver'] };
+    dnsServers = stub.servers;
     const onDnsQuery = hooks.onDnsQuery;
     const observed: typeof stub = onDnsQuery === undefined ? stub : {
       servers: stub.servers,
@@ -116,5 +120,5 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
     dnsOverTor?.close();
     return Promise.resolve();
   };
-  return { ok: true, resolver, operatorMaps, bundledMap, srv, mapSummary, close };
+  return { ok: true, resolver, operatorMaps, bundledMap, srv, dnsServers, mapSummary, close };
 }

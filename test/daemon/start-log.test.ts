@@ -1,0 +1,57 @@
+// What `serve` says at start, for an operator reading its first lines: the DNS servers with their
+// AD trust and the DNSSEC policy, and a warning with the fix when DNSSEC is required but no server
+// is trusted (no SRV route could ever be used); `check` says the same. No DNS query is sent: the
+// non-loopback server below (TEST-NET-1) is only named, never asked.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDaemon } from '../helpers/e2e-daemon.ts';
+import { runCli } from '../cli/cli-helpers.ts';
+
+describe('serve start lines', () => {
+  let dir: string;
+  const writeConfig = (name: string, body: string): string => {
+    const path = join(dir, `${name}.yml`);
+    writeFileSync(path, `milter:\n  listen: unix:${join(dir, `${name}.sock`)}\nbundled_map: false\n${body}`);
+    return path;
+  };
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'onionmx-start-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('name the DNS servers, their AD trust and the DNSSEC policy', async () => {
+    const daemon = await startDaemon(writeConfig('trusted', 'dns:\n  servers: ["127.0.0.1:5399", {address: 192.0.2.53, trust_ad: true}]\n'));
+    try {
+      const started = daemon.lines.find((l) => l.msg === 'onionmx-milter started');
+      assert.deepEqual(started?.['dns'], { servers: ['127.0.0.1:5399 (AD trusted: loopback)', '192.0.2.53:53 (AD trusted: trust_ad)'], from: 'dns.servers', dnssec: 'required' });
+      assert.equal(daemon.lines.filter((l) => l['level'] === 'warn').length, 0, JSON.stringify(daemon.lines));
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('warn with the fix when DNSSEC is required and no server is trusted; check warns the same', async () => {
+    const path = writeConfig('untrusted', 'dns:\n  servers: ["192.0.2.53"]\n');
+    const daemon = await startDaemon(path);
+    try {
+      const warning = daemon.lines.find((l) => l['level'] === 'warn');
+      assert.match(String(warning?.msg), /^dns\.dnssec is required, but no DNS server is trusted to validate \(192\.0\.2\.53:53 from dns\.servers.*no SRV route is ever used.*Fix: run a validating resolver on loopback/);
+      assert.deepEqual(warning?.['servers'], ['192.0.2.53:53 (AD not trusted)']);
+      const started = daemon.lines.find((l) => l.msg === 'onionmx-milter started');
+      assert.deepEqual(started?.['dns'], { servers: ['192.0.2.53:53 (AD not trusted)'], from: 'dns.servers', dnssec: 'required' });
+    } finally {
+      await daemon.stop();
+    }
+    const check = await runCli(['check', '--offline', '--config', path]);
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /^dns: 192\.0\.2\.53:53 \(AD not trusted\) from dns\.servers; dnssec required$/m);
+    assert.match(check.stdout, /^warning: dns\.dnssec is required, but no DNS server is trusted to validate .*Fix: /m);
+    const optional = await runCli(['check', '--offline', '--config', writeConfig('optional', 'dns:\n  servers: ["192.0.2.53"]\n  dnssec: optional\n')]);
+    assert.doesNotMatch(optional.stdout, /warning: dns\.dnssec/);
+  });
+});

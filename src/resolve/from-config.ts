@@ -47,8 +47,9 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
   let bundledMap: StaticMap | undefined;
   if (config.bundledMap) {
     bundledMap = await loadStaticMaps([BUNDLED_MAP_PATH], parentMatch);
-    // The bundled map's defects are known upstream data, not the operator's to fix: one line.
-    log.info({ ...bundledMap.stats, problems: bundledMap.problems.length }, 'bundled OnionMX map loaded');
+    // The bundled map's defects are known upstream data, not the operator's to fix: one line
+    // that says so, so a count of problems at every start does not look like trouble.
+    log.info({ ...bundledMap.stats, problems: bundledMap.problems.length }, bundledMapLoaded(bundledMap));
     if (!bundledMap.isComplete) return { ok: false, errors: [`the bundled OnionMX map could not be loaded from ${BUNDLED_MAP_PATH}`] };
   }
   let srv: CachedSrvSource | undefined;
@@ -121,4 +122,13 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
     return Promise.resolve();
   };
   return { ok: true, resolver, operatorMaps, bundledMap, srv, dnsServers, mapSummary, close };
+}
+
+function bundledMapLoaded(map: StaticMap): string {
+  if (map.problems.length === 0) return 'bundled OnionMX map loaded';
+  const byCode = new Map<string, number>();
+  for (const p of map.problems) byCode.set(p.code, (byCode.get(p.code) ?? 0) + 1);
+  const kinds = [...byCode].map(([code, n]) => `${n} ${code}`).join(', ');
+  const one = map.problems.length === 1;
+  return `bundled OnionMX map loaded; its ${map.problems.length} ${one ? 'problem' : 'problems'} (${kinds}) ${one ? 'is a known defect' : 'are known defects'} of the upstream map, skipped and harmless: onionmx-milter map check ${BUNDLED_MAP_PATH} lists them`;
 }

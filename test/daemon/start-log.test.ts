@@ -1,7 +1,8 @@
 // What `serve` says at start, for an operator reading its first lines: the DNS servers with their
 // AD trust and the DNSSEC policy, and a warning with the fix when DNSSEC is required but no server
-// is trusted (no SRV route could ever be used); `check` says the same. No DNS query is sent: the
-// non-loopback server below (TEST-NET-1) is only named, never asked.
+// is trusted (no SRV route could ever be used), `check` saying the same; and that the bundled
+// map's problems are known upstream defects. No DNS query is sent: the non-loopback server below
+// (TEST-NET-1) is only named, never asked.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -12,9 +13,9 @@ import { runCli } from '../cli/cli-helpers.ts';
 
 describe('serve start lines', () => {
   let dir: string;
-  const writeConfig = (name: string, body: string): string => {
+  const writeConfig = (name: string, body: string, bundledMap = false): string => {
     const path = join(dir, `${name}.yml`);
-    writeFileSync(path, `milter:\n  listen: unix:${join(dir, `${name}.sock`)}\nbundled_map: false\n${body}`);
+    writeFileSync(path, `milter:\n  listen: unix:${join(dir, `${name}.sock`)}\nbundled_map: ${bundledMap}\n${body}`);
     return path;
   };
   before(() => {
@@ -30,6 +31,19 @@ describe('serve start lines', () => {
       const started = daemon.lines.find((l) => l.msg === 'onionmx-milter started');
       assert.deepEqual(started?.['dns'], { servers: ['127.0.0.1:5399 (AD trusted: loopback)', '192.0.2.53:53 (AD trusted: trust_ad)'], from: 'dns.servers', dnssec: 'required' });
       assert.equal(daemon.lines.filter((l) => l['level'] === 'warn').length, 0, JSON.stringify(daemon.lines));
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('say that the bundled map\'s problems are known upstream defects and point at map check', async () => {
+    const daemon = await startDaemon(writeConfig('bundled', 'dns:\n  servers: ["127.0.0.1:5399"]\n', true));
+    try {
+      const loaded = daemon.lines.find((l) => String(l.msg).startsWith('bundled OnionMX map loaded'));
+      assert.equal(loaded?.['problems'], 7);
+      assert.match(String(loaded?.msg), /^bundled OnionMX map loaded; its 7 problems \(7 v2-onion\) are known defects of the upstream map, skipped and harmless: onionmx-milter map check \S+onionmx-map\.yml lists them$/);
+      const mapCheck = await runCli(['map', 'check', /map check (\S+)/.exec(String(loaded?.msg))?.[1] ?? '']);
+      assert.match(mapCheck.stdout, /v2 onion services no longer work in Tor/);
     } finally {
       await daemon.stop();
     }

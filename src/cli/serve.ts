@@ -3,7 +3,7 @@
 import { EX_CONFIG, EX_OK, EX_SOFTWARE, UsageError } from './exit.ts';
 import { parseCommandArgs } from './args.ts';
 import { loadConfigArg } from './config-arg.ts';
-import { createDaemonLogger } from '../log.ts';
+import { createDaemonLogger, resolveLogFormat } from '../log.ts';
 import { Daemon } from '../daemon/daemon.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -12,6 +12,8 @@ const HELP = `usage: onionmx-milter serve [--config FILE] [--grace SECONDS]
 Runs the milter daemon. Without --config it reads /etc/onionmx-milter/config.yml when that
 exists, and otherwise runs with built-in defaults: milter on inet:127.0.0.1:8895, DNS from
 /etc/resolv.conf, DNSSEC required, the bundled OnionMX map.
+
+Logs go to standard output: JSON lines, or readable lines when it is a terminal (log.format).
 
 Signals: SIGHUP reloads the config and maps; SIGTERM/SIGINT stop accepting connections and let
 open MTA sessions finish (up to --grace seconds, default 20), then exit. A second signal exits at once.`;
@@ -27,7 +29,8 @@ export async function runServe(args: readonly string[]): Promise<number> {
     for (const m of loaded.messages) process.stderr.write(m + '\n');
     return EX_CONFIG;
   }
-  const logger = createDaemonLogger(loaded.config.log.level);
+  const tty = process.stdout.isTTY;
+  const logger = createDaemonLogger(loaded.config.log.level, 1, resolveLogFormat(loaded.config.log.format, tty), tty && process.env['NO_COLOR'] === undefined);
   const log = logger.log;
   // Last resort: every socket and hook has its own error handling; anything reaching here is a bug.
   // Exit so that the service manager restarts a clean process (Postfix meanwhile tempfails).

@@ -1,15 +1,53 @@
 // What `serve` says at start, for an operator reading its first lines: the DNS servers with their
 // AD trust and the DNSSEC policy, and a warning with the fix when DNSSEC is required but no server
 // is trusted (no SRV route could ever be used), `check` saying the same; and that the bundled
-// map's problems are known upstream defects. No DNS query is sent: the non-loopback server below
+// map's problems are known upstream defects; and in which format (JSON, or readable on a
+// terminal). No DNS query is sent: the non-loopback server below
 // (TEST-NET-1) is only named, never asked.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { startDaemon } from '../helpers/e2e-daemon.ts';
-import { runCli } from '../cli/cli-helpers.ts';
+import { CLI, runCli } from '../cli/cli-helpers.ts';
+import { needPrograms } from '../helpers/system.ts';
+
+/** Runs `command`, waits (bounded) until its output matches `until`, stops it with SIGTERM; the output. */
+async function outputUntil(command: string, args: readonly string[], until: RegExp): Promise<string> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const matched = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`no output matching ${String(until)} within 15 s:\n${out}`));
+    }, 15_000);
+    const onData = (d: string): void => {
+      out += d;
+      if (until.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', onData);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      if (!until.test(out)) reject(new Error(`exited before output matching ${String(until)}:\n${out}`));
+    });
+  });
+  try {
+    await matched;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+  return out;
+}
 
 describe('serve start lines', () => {
   let dir: string;
@@ -34,6 +72,26 @@ describe('serve start lines', () => {
     } finally {
       await daemon.stop();
     }
+  });
+
+  it('are JSON when standard output is not a terminal (log.format: auto), readable with log.format: pretty', async () => {
+    const daemon = await startDaemon(writeConfig('auto', 'dns:\n  servers: ["127.0.0.1:5399"]\n'));
+    await daemon.stop();
+    assert.deepEqual(daemon.lines.filter((l) => String(l.msg).startsWith('(not JSON)')), []);
+    const path = writeConfig('pretty', 'dns:\n  servers: ["127.0.0.1:5399"]\nlog:\n  format: pretty\n');
+    const out = await outputUntil(process.execPath, [CLI, 'serve', '--config', path], /onionmx-milter started[^\n]*\n/);
+    assert.match(out, /^\d\d:\d\d:\d\d\.\d{3}Z INFO {2}onionmx-milter started milter=unix:\S+pretty\.sock lookup=\{\} maps=\{.*\} dns=\{"servers":\["127\.0\.0\.1:5399 \(AD trusted: loopback\)"\]/m);
+    assert.doesNotMatch(out, /^\{/m);
+    assert.ok(!out.includes('\x1b['), 'no colour when standard output is not a terminal');
+  });
+
+  it('are readable and coloured on a terminal with log.format: auto', { skip: needPrograms('script') }, async () => {
+    const path = writeConfig('tty', 'dns:\n  servers: ["127.0.0.1:5399"]\n');
+    // script(1) runs the daemon with a pseudo-terminal as its standard output, as a shell would.
+    const out = await outputUntil('script', ['-qfec', `${process.execPath} ${CLI} serve --config ${path}`, '/dev/null'], /onionmx-milter started[^\n]*\n/);
+    assert.match(out, /\d\d:\d\d:\d\d\.\d{3}Z \S+INFO \S+ onionmx-milter started milter=unix:/);
+    assert.ok(out.includes('\x1b[32mINFO \x1b[39m onionmx-milter started'), 'the level in green');
+    assert.doesNotMatch(out, /"level":/);
   });
 
   it('say that the bundled map\'s problems are known upstream defects and point at map check', async () => {

@@ -35,7 +35,7 @@ export function requireProgram(name: string, who: string): string {
 const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   postconf: 'postfix', postmap: 'postfix', postqueue: 'postfix', postsuper: 'postfix', postcat: 'postfix', sendmail: 'postfix',
   'smtp-sink': 'postfix', 'smtp-source': 'postfix', 'ldns-signzone': 'ldnsutils', 'ldns-keygen': 'ldnsutils', ip: 'iproute2',
-  unshare: 'util-linux', 'apt-get': 'apt', 'dpkg-deb': 'dpkg', cc: 'gcc', promtool: 'prometheus',
+  unshare: 'util-linux', script: 'bsdutils', 'apt-get': 'apt', 'dpkg-deb': 'dpkg', cc: 'gcc', promtool: 'prometheus',
 };
 
 export const systemRequired = process.env['ONIONMX_REQUIRE_SYSTEM'] === '1';

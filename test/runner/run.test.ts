@@ -54,7 +54,7 @@ describe('test runner closing lines', () => {
     assert.ok(lines.some((l) => /skipped 1$/.test(l)), lines.join('\n'));
     const tail = lines.slice(-5);
     assert.deepEqual(tail, [
-      `skipped 2 (1 suite with all their tests, 1 test); node:test's "skipped" above counts single tests only:`,
+      `skipped 2 (1 suite with all its tests, 1 test); node:test's "skipped" above counts single tests only:`,
       `  missing system programs: onionmx-no-such-program, promtool-none; fix: apt-get install onionmx-no-such-program promtool-none, or run .ci/run as root (README "Real-MTA and real-DNS suites locally"):`,
       '    suite "needs a program" (skips.test.js)',
       '  fixture: skipped on purpose:',

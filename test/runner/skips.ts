@@ -37,7 +37,7 @@ export function formatSkips(skips: readonly Skip[]): string[] {
   if (skips.length === 0) return ['skipped: none (every suite and test ran)'];
   const suites = skips.filter((s) => s.kind === 'suite').length;
   const tests = skips.length - suites;
-  const counts = [suites > 0 ? `${plural(suites, 'suite')} with all their tests` : '', tests > 0 ? plural(tests, 'test') : ''].filter(Boolean).join(', ');
+  const counts = [suites > 0 ? `${plural(suites, 'suite')} with all ${suites === 1 ? 'its' : 'their'} tests` : '', tests > 0 ? plural(tests, 'test') : ''].filter(Boolean).join(', ');
   const lines = [`skipped ${skips.length} (${counts}); node:test's "skipped" above counts single tests only:`];
   const byReason = new Map<string, Skip[]>();
   for (const s of skips) byReason.set(s.reason, [...(byReason.get(s.reason) ?? []), s]);

@@ -18,6 +18,12 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript that runs before the build (scripts/ensure-built.mjs): no type information.
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: 'readonly' } },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

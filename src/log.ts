@@ -1,6 +1,7 @@
 import { openSync } from 'node:fs';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { LineBatcher } from './log-batch.ts';
+import { PrettyLines } from './log-pretty.ts';
 
 export type { Logger };
 
@@ -51,12 +52,18 @@ const FLUSH_INTERVAL_MS = 200;
 /** What SonicBoom may hold while the reader (journald, a pipe) does not keep up; beyond it lines are dropped, not the process. */
 const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
 
+/** log.format: auto is pretty on a terminal and JSON everywhere else (journald, files, pipes). */
+export function resolveLogFormat(format: 'json' | 'pretty' | 'auto', isTTY: boolean): 'json' | 'pretty' {
+  return format === 'auto' ? (isTTY ? 'pretty' : 'json') : format;
+}
+
 /**
  * The daemon's logger: the same JSON lines, written in batches of up to 4 KiB, with a flush every
  * 200 ms, so lines stay in order and are at most that late. One write system call per line was a
- * tenth of the milter's CPU under load (one info line per message).
+ * tenth of the milter's CPU under load (one info line per message). `pretty` rewrites each line
+ * for a person before it is batched; JSON lines go to the batcher as pino wrote them.
  */
-export function createDaemonLogger(level: LevelWithSilent, dest: number | string = 1): DaemonLogger {
+export function createDaemonLogger(level: LevelWithSilent, dest: number | string = 1, format: 'json' | 'pretty' = 'json', color = false): DaemonLogger {
   // A path is opened here, not by SonicBoom in the background, so that lines logged before a quick
   // exit are not lost to a file that was not open yet.
   const fd = typeof dest === 'number' ? dest : openSync(dest, 'a', 0o640);
@@ -74,7 +81,7 @@ export function createDaemonLogger(level: LevelWithSilent, dest: number | string
     }
   };
   return {
-    log: pino({ ...OPTIONS, level }, batcher),
+    log: pino({ ...OPTIONS, level }, format === 'pretty' ? new PrettyLines(batcher, color) : batcher),
     flushSync,
     close: () => {
       clearInterval(timer);

@@ -10,6 +10,7 @@ import { errorMessage } from '../errors.ts';
 import { buildResolver, type BuiltResolver } from '../resolve/from-config.ts';
 import type { StaticMap } from '../resolve/maps/index.ts';
 import { auditPostfix, readPostfixFacts } from './postfix-audit.ts';
+import { dnsTrustReport } from '../resolve/dns-trust.ts';
 
 export async function runCheck(args: readonly string[]): Promise<number> {
   const parsed = parseCommand(args, checkDoc);
@@ -29,6 +30,11 @@ export async function runCheck(args: readonly string[]): Promise<number> {
   if (!built.ok) {
     for (const e of built.errors) out(`error: ${e}`);
     return EX_CONFIG;
+  }
+  if (config.srv.enabled) {
+    const dns = dnsTrustReport(config, built.dnsServers);
+    out(`dns: ${dns.servers.join(', ')} from ${dns.from}; dnssec ${dns.dnssec}`);
+    if (dns.warning !== undefined) out(`warning: ${dns.warning}`);
   }
   let errors = reportMap('maps', built.operatorMaps, out, true);
   if (built.bundledMap !== undefined) errors += reportMap('bundled map', built.bundledMap, out, false);

@@ -4,7 +4,7 @@ import { EX_CONFIG, EX_OK, EX_OSERR, EX_SOFTWARE, UsageError } from './exit.ts';
 import { parseCommand } from './args.ts';
 import { SERVE_GRACE_SECONDS, serveDoc } from './docs/serve.ts';
 import { loadConfigArg } from './config-arg.ts';
-import { createDaemonLogger } from '../log.ts';
+import { createDaemonLogger, resolveLogFormat } from '../log.ts';
 import { Daemon } from '../daemon/daemon.ts';
 import { errorMessage } from '../errors.ts';
 import { Accounts } from '../os/accounts.ts';
@@ -27,7 +27,8 @@ export async function runServe(args: readonly string[]): Promise<number> {
     process.stderr.write(`onionmx-milter serve: ${privileges.reason}\n`);
     return EX_CONFIG;
   }
-  const logger = createDaemonLogger(loaded.config.log.level);
+  const tty = process.stdout.isTTY;
+  const logger = createDaemonLogger(loaded.config.log.level, 1, resolveLogFormat(loaded.config.log.format, tty), tty && process.env['NO_COLOR'] === undefined);
   const log = logger.log;
   // Last resort: every socket and hook has its own error handling; anything reaching here is a bug.
   // Exit so that the service manager restarts a clean process (Postfix meanwhile tempfails).

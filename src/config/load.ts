@@ -198,7 +198,7 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
   const t = c.section(root, ['tor'], ['socks', 'connect_timeout', 'dns_socks']);
   const hl = c.section(root, ['health'], ['enabled', 'interval', 'on_unreachable', 'failures_before_unreachable', 'concurrency', 'forget_after']);
   const mt = c.section(root, ['metrics'], ['listen']);
-  const lg = c.section(root, ['log'], ['level']);
+  const lg = c.section(root, ['log'], ['level', 'format']);
 
   const config: Config = {
     source,
@@ -259,7 +259,10 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
       forgetAfterMs: c.duration(hl, ['health', 'forget_after'], d.health.forgetAfterMs, 1000),
     },
     metrics: { listen: metricsListen(c, mt) },
-    log: { level: c.oneOf(lg, ['log', 'level'], ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, d.log.level) },
+    log: {
+      level: c.oneOf(lg, ['log', 'level'], ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, d.log.level),
+      format: c.oneOf(lg, ['log', 'format'], ['json', 'pretty', 'auto'] as const, d.log.format),
+    },
   };
   checkViaTor(c, config);
   return c.problems.length > 0 ? { ok: false, problems: c.problems } : { ok: true, config: deepFreeze(config) };

@@ -7,6 +7,8 @@ export type DnssecPolicy = 'required' | 'optional';
 export type LookupFailurePolicy = 'tempfail' | 'none';
 export type UnreachablePolicy = 'route' | 'defer' | 'clearnet';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** auto: pretty when standard output is a terminal, JSON otherwise (journald, files, pipes). */
+export type LogFormat = 'json' | 'pretty' | 'auto';
 
 export interface DnsServer {
   readonly address: string;
@@ -99,7 +101,7 @@ export interface Config {
     readonly forgetAfterMs: number;
   };
   readonly metrics: { readonly listen: string | undefined };
-  readonly log: { readonly level: LogLevel };
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat };
 }
 
 export const DEFAULT_CONFIG_PATH = '/etc/onionmx-milter/config.yml';
@@ -131,5 +133,5 @@ export const defaults: Config = {
   tor: { socks: '127.0.0.1:9050', connectTimeoutMs: 150_000, dnsSocks: undefined },
   health: { enabled: false, intervalMs: 600_000, onUnreachable: 'route', failuresBeforeUnreachable: 3, concurrency: 2, forgetAfterMs: 86_400_000 },
   metrics: { listen: undefined },
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto' },
 };

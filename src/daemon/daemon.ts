@@ -9,6 +9,7 @@ import type { FilterSpec } from '../milter/types.ts';
 import { createRoutingFilter, type RoutingSettings } from '../routing/milter-filter.ts';
 import type { HeaderFormatSpec } from '../routing/header-value.ts';
 import { buildResolver, type BuiltResolver, type ResolverHooks } from '../resolve/from-config.ts';
+import { dnsTrustReport } from '../resolve/dns-trust.ts';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics/index.ts';
 import { HealthChecker, applyHealthPolicy, withHealthPolicy } from '../tor/health.ts';
 import { probeOnion } from '../tor/probe.ts';
@@ -111,7 +112,7 @@ export class Daemon {
     }
     const lookup = await this.#startLookupServers();
     this.#listeners = { milter, submission, metrics, lookup };
-    this.#log.info({ milter, submission, lookup, maps: built.mapSummary }, 'onionmx-milter started');
+    this.#log.info({ milter, submission, lookup, maps: built.mapSummary, dns: this.#dnsReport(built) }, 'onionmx-milter started');
     return this.#listeners;
   }
 
@@ -130,7 +131,7 @@ export class Daemon {
     this.#config = next;
     this.#built = built;
     this.#settings = settingsFrom(next, built, this.#health, this.#log);
-    this.#log.info({ maps: built.mapSummary }, 'configuration reloaded');
+    this.#log.info({ maps: built.mapSummary, dns: this.#dnsReport(built) }, 'configuration reloaded');
     await old?.close();
   }
 
@@ -204,6 +205,14 @@ export class Daemon {
   #socketAccess(section: SocketAccessConfig): SocketAccess {
     const d = this.#socketDefaults;
     return { socketOwner: section.socketOwner ?? d?.owner, socketGroup: section.socketGroup ?? d?.group, socketMode: section.socketMode };
+  }
+
+  /** The DNS servers and their AD trust for the start and reload lines; warns when DNSSEC can never be met. */
+  #dnsReport(built: BuiltResolver): Record<string, unknown> | string {
+    if (!this.#config.srv.enabled) return 'off (srv.enabled: false)';
+    const report = dnsTrustReport(this.#config, built.dnsServers);
+    if (report.warning !== undefined) this.#log.warn({ dnssec: report.dnssec, servers: report.servers }, report.warning);
+    return { servers: report.servers, from: report.from, dnssec: report.dnssec, ...(this.#config.dns.viaTor ? { viaTor: true } : {}) };
   }
 
   #resolverHooks(): ResolverHooks {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
 import { loadStaticMaps, type StaticMap } from './maps/index.ts';
-import { createStubResolver, type DnsQueryResult, type PipelinedTcpChannels } from './dns/index.ts';
+import { createStubResolver, type DnsQueryResult, type DnsServer, type PipelinedTcpChannels } from './dns/index.ts';
 import { isOnionName } from './onion.ts';
 import { dnsOverTorChannels } from '../tor/dns-over-tor.ts';
 import { createSrvSource, type CachedSrvSource } from './srv-source.ts';
@@ -19,6 +19,8 @@ export interface BuiltResolver {
   readonly operatorMaps: StaticMap;
   readonly bundledMap: StaticMap | undefined;
   readonly srv: CachedSrvSource | undefined;
+  /** The servers SRV lookups go to (resolv.conf's when dns.servers is empty), AD trust resolved; empty without SRV. */
+  readonly dnsServers: readonly DnsServer[];
   readonly mapSummary: Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -45,11 +47,13 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
   let bundledMap: StaticMap | undefined;
   if (config.bundledMap) {
     bundledMap = await loadStaticMaps([BUNDLED_MAP_PATH], parentMatch);
-    // The bundled map's defects are known upstream data, not the operator's to fix: one line.
-    log.info({ ...bundledMap.stats, problems: bundledMap.problems.length }, 'bundled OnionMX map loaded');
+    // The bundled map's defects are known upstream data, not the operator's to fix: one line
+    // that says so, so a count of problems at every start does not look like trouble.
+    log.info({ ...bundledMap.stats, problems: bundledMap.problems.length }, bundledMapLoaded(bundledMap));
     if (!bundledMap.isComplete) return { ok: false, errors: [`the bundled OnionMX map could not be loaded from ${BUNDLED_MAP_PATH}`] };
   }
   let srv: CachedSrvSource | undefined;
+  let dnsServers: readonly DnsServer[] = [];
   let dnsOverTor: PipelinedTcpChannels | undefined;
   if (config.srv.enabled) {
     if (config.dns.viaTor) {
@@ -67,6 +71,7 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
       ...(dnsOverTor === undefined ? {} : { streamExchange: dnsOverTor.exchange.bind(dnsOverTor) }),
     });
     if (stub.servers.length === 0) return { ok: false, errors: ['dns.servers is empty and /etc/resolv.conf names no nameserver'] };
+    dnsServers = stub.servers;
     const onDnsQuery = hooks.onDnsQuery;
     const observed: typeof stub = onDnsQuery === undefined ? stub : {
       servers: stub.servers,
@@ -116,5 +121,14 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
     dnsOverTor?.close();
     return Promise.resolve();
   };
-  return { ok: true, resolver, operatorMaps, bundledMap, srv, mapSummary, close };
+  return { ok: true, resolver, operatorMaps, bundledMap, srv, dnsServers, mapSummary, close };
+}
+
+function bundledMapLoaded(map: StaticMap): string {
+  if (map.problems.length === 0) return 'bundled OnionMX map loaded';
+  const byCode = new Map<string, number>();
+  for (const p of map.problems) byCode.set(p.code, (byCode.get(p.code) ?? 0) + 1);
+  const kinds = [...byCode].map(([code, n]) => `${n} ${code}`).join(', ');
+  const one = map.problems.length === 1;
+  return `bundled OnionMX map loaded; its ${map.problems.length} ${one ? 'problem' : 'problems'} (${kinds}) ${one ? 'is a known defect' : 'are known defects'} of the upstream map, skipped and harmless: onionmx-milter map check ${BUNDLED_MAP_PATH} lists them`;
 }

@@ -39,6 +39,7 @@ lookup:
   budget: 1s
 log:
   level: debug
+  format: json
 `;
   const r = parseConfigText(text, 'c.yml');
   assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
@@ -61,6 +62,17 @@ log:
   assert.deepEqual(c.policy.localDomains, ['example.org']);
   assert.equal(c.policy.onLookupFailure, 'none');
   assert.equal(c.log.level, 'debug');
+  assert.equal(c.log.format, 'json');
+});
+
+test('log.format is json, pretty or auto (the default: pretty on a terminal only)', () => {
+  const auto = parseConfigText('log:\n  level: info\n', 'c.yml');
+  assert.ok(auto.ok);
+  assert.equal(auto.config.log.format, 'auto');
+  const bad = parseConfigText('log:\n  format: colour\n', 'c.yml');
+  assert.equal(bad.ok, false);
+  if (bad.ok) return;
+  assert.match(formatProblem('c.yml', bad.problems[0]!), /^c\.yml:2: log\.format: must be one of: json, pretty, auto$/);
 });
 
 test('every problem is reported with its key path and line', () => {

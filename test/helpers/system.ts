@@ -31,6 +31,13 @@ export function requireProgram(name: string, who: string): string {
   return path;
 }
 
+/** The Debian package (of .ci/apt-packages) that provides a program, for the fix in a skip reason. */
+const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
+  postconf: 'postfix', postmap: 'postfix', postqueue: 'postfix', postsuper: 'postfix', postcat: 'postfix', sendmail: 'postfix',
+  'smtp-sink': 'postfix', 'smtp-source': 'postfix', 'ldns-signzone': 'ldnsutils', 'ldns-keygen': 'ldnsutils', ip: 'iproute2',
+  unshare: 'util-linux', script: 'bsdutils', 'apt-get': 'apt', 'dpkg-deb': 'dpkg', cc: 'gcc', promtool: 'prometheus',
+};
+
 export const systemRequired = process.env['ONIONMX_REQUIRE_SYSTEM'] === '1';
 
 /**
@@ -38,10 +45,11 @@ export const systemRequired = process.env['ONIONMX_REQUIRE_SYSTEM'] === '1';
  * programs are missing and CI demands them. Use as `describe(name, { skip: needPrograms(...) }, ...)`.
  */
 export function needPrograms(...names: string[]): string | false {
-  if (process.env['ONIONMX_SKIP_SYSTEM'] === '1' && !systemRequired) return 'ONIONMX_SKIP_SYSTEM=1';
+  if (process.env['ONIONMX_SKIP_SYSTEM'] === '1' && !systemRequired) return 'ONIONMX_SKIP_SYSTEM=1 (npm run test:unit); fix: npm test runs the system suites';
   const missing = names.filter((n) => findProgram(n) === undefined);
   if (missing.length === 0) return false;
-  const reason = `missing system programs: ${missing.join(', ')} (run .ci/run or see README "Real-MTA suites")`;
+  const packages = [...new Set(missing.map((n) => DEBIAN_PACKAGE[n] ?? n))];
+  const reason = `missing system programs: ${missing.join(', ')}; fix: apt-get install ${packages.join(' ')}, or run .ci/run as root (README "Real-MTA and real-DNS suites locally")`;
   if (systemRequired) throw new Error(`${reason}; ONIONMX_REQUIRE_SYSTEM=1 makes this a failure`);
   process.stderr.write(`\n*** SKIPPING: ${reason}\n\n`);
   return reason;
@@ -50,7 +58,7 @@ export function needPrograms(...names: string[]): string | false {
 /** Root is needed for Postfix instances and network namespaces. */
 export function needRoot(): string | false {
   if (process.getuid?.() === 0) return false;
-  const reason = 'needs root (Postfix instances, network namespaces)';
+  const reason = 'needs root (Postfix instances, network namespaces); fix: run the tests as root, e.g. sudo bash .ci/run';
   if (systemRequired) throw new Error(`${reason}; ONIONMX_REQUIRE_SYSTEM=1 makes this a failure`);
   process.stderr.write(`\n*** SKIPPING: ${reason}\n\n`);
   return reason;

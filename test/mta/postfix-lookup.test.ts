@@ -66,7 +66,7 @@ describe('real Postfix routing per recipient through our lookup servers', { skip
       dns: { ...defaults.dns, servers: [{ address: '127.0.0.1', port: dns.port, trustAd: false }] },
       policy: { ...defaults.policy, localDomains: ['local.test'] },
       lookup: { ...defaults.lookup, socketmap: 'inet:127.0.0.1:0', tcpTable: 'inet:127.0.0.1:0' },
-      log: { level: 'silent' },
+      log: { ...defaults.log, level: 'silent' },
     };
     daemon = new Daemon(config, silentLogger());
     const listeners = await daemon.start();

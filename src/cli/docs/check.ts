@@ -12,6 +12,7 @@ export const checkDoc = {
   },
   description: [
     'Validates the configuration and the static maps (yours and the bundled OnionMX map) and prints every problem as file:line: key: reason. Unless --offline, also looks up the SRV record of each statically mapped domain and warns where it names another onion than the map.',
+    'It names the DNS servers SRV lookups use, with whether their AD bit is trusted, and warns when dns.dnssec: required can never be met (no server on loopback or marked trust_ad).',
     'With --postfix it warns about always_bcc/*_bcc_maps and content_filter (FILTER reroutes every recipient of a message and replaces content_filter), milter_default_action = accept, and missing milter_header_checks or smtp_header_checks.',
   ],
   exit: [

@@ -14,6 +14,7 @@ export const serveDoc = {
   description: [
     'Runs the milter daemon, the lookup servers and the metrics endpoint the configuration names. Without --config it reads /etc/onionmx-milter/config.yml when that exists, and otherwise runs with built-in defaults: milter on inet:127.0.0.1:8895, DNS from /etc/resolv.conf, DNSSEC required, the bundled OnionMX map.',
     'Started as root, it binds every listener, then switches to the user: (and group:) of the configuration: supplementary groups, group, user, in that order, checked afterwards; it never needs root again. Without user: it refuses to start as root, unless --allow-root. Started as that user already (systemd User=), it changes nothing.',
+    'Logs go to standard output: JSON lines, or readable lines when it is a terminal (log.format).',
     'Signals: SIGHUP re-reads the configuration and the maps, as the unprivileged user (a broken new configuration is logged and the running one kept; listener, user and health changes need a restart); SIGTERM and SIGINT stop accepting connections and let open MTA sessions finish for up to --grace seconds, then exit. A second signal exits at once.',
   ],
   exit: [

@@ -29,6 +29,8 @@ export function exampleConfig(overrides: ConfigOverrides): string {
     if (last === undefined) continue;
     let node = config;
     for (const key of keys) {
+      // A section whose keys are all commented out (`metrics:`) loads as null: fill it in.
+      if (node[key] === null) node[key] = {};
       const next = node[key];
       if (typeof next !== 'object' || next === null) throw new Error(`examples/config.yml has no section ${path}`);
       node = next as Yaml;

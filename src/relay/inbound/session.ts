@@ -529,7 +529,10 @@ export class RelaySession {
     if (text !== '' && this.#phase !== 'closed') this.#o.transport.write(text);
     for (const after of afters) after();
     if (this.#phase === 'closed') return;
-    if (this.#inputEnded && this.#phase === 'command' && this.#slots.length === 0) this.#closeAll('end of input');
+    if (this.#phase === 'command' && this.#slots.length === 0) {
+      if (this.#inputEnded) this.#closeAll('end of input');
+      else if (this.#draining && this.#tx === undefined && !this.#closing) this.#shutDown();
+    }
     this.#updateFlow();
     this.#updateIdle();
   }

@@ -11,10 +11,12 @@ const HELP = `usage: onionmx-milter serve [--config FILE] [--grace SECONDS]
 
 Runs the milter daemon. Without --config it reads /etc/onionmx-milter/config.yml when that
 exists, and otherwise runs with built-in defaults: milter on inet:127.0.0.1:8895, DNS from
-/etc/resolv.conf, DNSSEC required, the bundled OnionMX map.
+/etc/resolv.conf, DNSSEC required, the bundled OnionMX map. With relay.listen (LMTP) or
+relay.smtp_listen (SMTP) set it also runs the relay that delivers onion mail through tor.socks.
 
 Signals: SIGHUP reloads the config and maps; SIGTERM/SIGINT stop accepting connections and let
-open MTA sessions finish (up to --grace seconds, default 20), then exit. A second signal exits at once.`;
+open MTA sessions and relay transactions finish (up to --grace seconds, default 20; relay
+transactions still in DATA then are aborted, so the MTA retries them), then exit. A second signal exits at once.`;
 
 export async function runServe(args: readonly string[]): Promise<number> {
   const parsed = parseCommandArgs(args, { usage: HELP, options: { config: { type: 'string' }, grace: { type: 'string' } } });

@@ -5,9 +5,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { ConfigError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
-import { listenTarget } from '../../net/listen-spec.ts';
 import { Listener, closeGracefully, type Drainable, type ListenAddress } from '../../net/listeners.ts';
-import { isLoopbackAddress } from '../../resolve/dns/resolv-conf.ts';
+import { relayListenProblem } from './listen-policy.ts';
 import { answers } from './answers.ts';
 import type { DeliveryReport, RelayListenerKind } from './delivery.ts';
 import { encodeReply } from './reply.ts';
@@ -40,14 +39,6 @@ const PROCESS_TAG = randomBytes(2).toString('hex');
 
 export function createRelayServer(options: RelayServerOptions): RelayServer {
   return new RelayServerImpl(options);
-}
-
-/** Why a listen spec may not serve the relay, or undefined when it may. */
-export function relayListenProblem(spec: string): string | undefined {
-  const target = listenTarget(spec, 'relay');
-  if (target.kind === 'unix') return undefined;
-  if (target.host === 'localhost' || isLoopbackAddress(target.host)) return undefined;
-  return `${spec}: the relay listens on unix sockets or loopback addresses only (it would be an open relay to the onions)`;
 }
 
 class RelayServerImpl implements RelayServer {

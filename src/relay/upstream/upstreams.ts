@@ -128,11 +128,17 @@ class PooledUpstreams implements Upstreams {
 
   #ended(session: UpstreamSession, end: TransactionEnd): void {
     const key = targetLabel(session.target);
-    if (end === 'abort') {
+    if (end === 'abort' || session.phase === 'closed') {
+      session.destroy('the transaction ended');
       this.#done(session, key);
-      return;
+    } else if (session.reusable && !this.#closed) {
+      // At once, so the MTA's next message to this onion finds it.
+      this.#busy.delete(session);
+      this.#pool.put(key, session);
+      this.#busyChanged?.();
+    } else {
+      void this.#settle(session, key);
     }
-    void this.#settle(session, key);
   }
 
   /** After release: once the last reply is in, RSET an unfinished transaction, then pool or close. */

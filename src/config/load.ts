@@ -361,7 +361,8 @@ function checkViaTor(c: Checker, config: Config): void {
 
 function checkRelay(c: Checker, config: Config): void {
   const r = config.relay;
-  if (r.listen !== undefined && r.listen === r.smtpListen) c.problem(['relay', 'smtp_listen'], 'must differ from relay.listen');
+  const anyPort = r.listen !== undefined && /:0$/.test(r.listen);
+  if (r.listen !== undefined && r.listen === r.smtpListen && !anyPort) c.problem(['relay', 'smtp_listen'], 'must differ from relay.listen');
   if (r.pool.maxPerOnion > r.pool.maxTotal) c.problem(['relay', 'pool', 'max_per_onion'], 'must not exceed relay.pool.max_total');
 }
 

@@ -9,6 +9,7 @@ import type { DeliveryReport, RelayListenerKind } from '../../src/relay/inbound/
 import type { Upstreams } from '../../src/relay/upstream/api.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { Writable } from 'node:stream';
+import { connect, type Socket } from 'node:net';
 
 export const A = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
 export const B = 'sp3k262uwy4r2k3ycr5awluarykdpag6a7y33jxop4cs2lu5uz5sseqd.onion';
@@ -192,3 +193,56 @@ export function codeOf(r: SmtpReply): string {
 export function crlf(...lines: string[]): string {
   return lines.map((l) => `${l}\r\n`).join('');
 }
+
+/** A client for the relay's listeners that pipelines freely: send what you like, read replies as they come. */
+export interface RawClient {
+  readonly replies: SmtpReply[];
+  send(data: string | Buffer): void;
+  /** Codes of replies [from, from + n), once they have arrived (the greeting is reply 0). */
+  codes(n: number, from?: number): Promise<string[]>;
+  readonly closed: Promise<void>;
+  destroy(): void;
+}
+
+export function rawClient(target: { readonly path: string } | { readonly port: number }): Promise<RawClient> {
+  const socket: Socket = 'path' in target ? connect(target.path) : connect(target.port, '127.0.0.1');
+  const reader = new SmtpReplyReader();
+  const replies: SmtpReply[] = [];
+  const waiters: (() => void)[] = [];
+  let isClosed = false;
+  const wake = (): void => {
+    for (const w of waiters.splice(0)) w();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    const r = reader.push(chunk);
+    if (r.ok) replies.push(...r.replies);
+    wake();
+  });
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) =>
+    socket.on('close', () => {
+      isClosed = true;
+      wake();
+      resolve();
+    }),
+  );
+  const until = async (check: () => boolean): Promise<void> => {
+    while (!check() && !isClosed) await new Promise<void>((resolve) => waiters.push(resolve));
+  };
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      resolve({
+        replies,
+        send: (data) => socket.write(data),
+        codes: async (n, from = 1) => {
+          await until(() => replies.length >= from + n);
+          return replies.slice(from, from + n).map(codeOf);
+        },
+        closed,
+        destroy: () => socket.destroy(),
+      });
+    });
+  });
+}
+

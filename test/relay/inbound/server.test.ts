@@ -3,66 +3,14 @@
 // connection limit, junk and a vanishing client, and graceful close.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRelayServer, type RelayServer } from '../../../src/relay/index.ts';
 import type { RelaySettings } from '../../../src/relay/inbound/session.ts';
-import { SmtpReplyReader, type SmtpReply } from '../../../src/tor/smtp-reply.ts';
+import type { SmtpReply } from '../../../src/tor/smtp-reply.ts';
 import { FakeUpstreams, gate } from '../../helpers/fake-upstreams.ts';
-import { codeOf, crlf, standardResolver } from '../relay-fixtures.ts';
-
-interface RawClient {
-  readonly replies: SmtpReply[];
-  send(text: string): void;
-  /** Codes of replies [from, from + n), once they have arrived (the greeting is reply 0). */
-  codes(n: number, from?: number): Promise<string[]>;
-  readonly closed: Promise<void>;
-  destroy(): void;
-}
-
-function rawClient(target: { readonly path: string } | { readonly port: number }): Promise<RawClient> {
-  const socket: Socket = 'path' in target ? connect(target.path) : connect(target.port, '127.0.0.1');
-  const reader = new SmtpReplyReader();
-  const replies: SmtpReply[] = [];
-  const waiters: (() => void)[] = [];
-  let isClosed = false;
-  const wake = (): void => {
-    for (const w of waiters.splice(0)) w();
-  };
-  socket.on('data', (chunk: Buffer) => {
-    const r = reader.push(chunk);
-    if (r.ok) replies.push(...r.replies);
-    wake();
-  });
-  socket.on('error', () => undefined);
-  const closed = new Promise<void>((resolve) =>
-    socket.on('close', () => {
-      isClosed = true;
-      wake();
-      resolve();
-    }),
-  );
-  const until = async (check: () => boolean): Promise<void> => {
-    while (!check() && !isClosed) await new Promise<void>((resolve) => waiters.push(resolve));
-  };
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      resolve({
-        replies,
-        send: (text) => socket.write(text),
-        codes: async (n, from = 1) => {
-          await until(() => replies.length >= from + n);
-          return replies.slice(from, from + n).map(codeOf);
-        },
-        closed,
-        destroy: () => socket.destroy(),
-      });
-    });
-  });
-}
+import { codeOf, crlf, rawClient, standardResolver } from '../relay-fixtures.ts';
 
 function settingsFor(upstreams: FakeUpstreams): () => RelaySettings {
   const settings: RelaySettings = { resolver: standardResolver(), upstreams, heloName: 'relay.test', maxMessageSize: 1_000_000, maxRecipients: 100, deleteHeaders: ['X-Onion-Route'] };

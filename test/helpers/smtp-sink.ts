@@ -10,7 +10,8 @@
 //     rcptReply: (to) => (to === 'bad@x' ? '550 5.1.1 no such user' : undefined),
 //     dataEndReply: (_m, i) => (i === 0 ? '451 4.3.0 later' : undefined),  // or { hang: true }, or { delayMs, reply }
 //     closeAfterTransactions: 1,                         // server closes after the n-th final reply
-//     idleTimeoutMs: 200,                                // 421 and close when the client is silent that long
+//     stallData: true,                                   // stop reading after the 354
+//     idleTimeoutMs: 200,                                // after a transaction: 421 and close when the client is silent that long
 //   });
 //   sink.messages          // accepted messages (see SinkMessage); sink.attempts counts every final dot
 //   sink.connections       // per connection: its commands, TLS, lines sent while a reply was held, half-close
@@ -100,7 +101,9 @@ export interface SinkOptions {
   readonly dataEndReply?: (message: SinkMessage, attempt: number) => SinkReply;
   /** The server closes a connection after this many final replies on it. */
   readonly closeAfterTransactions?: number;
-  /** The server sends 421 and closes when the client sends nothing for this long. */
+  /** After its 354 the server stops reading, so the client's message data backs up (a stalled server). */
+  readonly stallData?: boolean;
+  /** After a transaction, the server sends 421 and closes when the client sends nothing for this long. */
   readonly idleTimeoutMs?: number;
 }
 
@@ -301,8 +304,8 @@ function serveConnection(raw: Socket, connection: MutableConnection, state: Sink
     dataChunks = [];
   };
   const armIdle = (): void => {
-    if (options.idleTimeoutMs === undefined) return;
     clearTimeout(idleTimer);
+    if (options.idleTimeoutMs === undefined || transactions === 0 || from !== undefined || inData) return;
     idleTimer = setTimeout(() => {
       write(`421 4.4.2 ${HOSTNAME} Error: timeout exceeded`);
       stopped = true;
@@ -362,6 +365,10 @@ function serveConnection(raw: Socket, connection: MutableConnection, state: Sink
         if (recipients.length === 0) return '554 5.5.1 Error: no valid recipients';
         inData = true;
         dataChunks = [];
+        if (options.stallData === true) {
+          stream.pause();
+          stopped = true;
+        }
         return '354 End data with <CR><LF>.<CR><LF>';
       case 'RSET':
         reset();

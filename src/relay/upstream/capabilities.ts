@@ -8,38 +8,28 @@ export function heloCapabilities(tls: boolean): UpstreamCapabilities {
   return { pipelining: false, size: undefined, eightBitMime: false, smtpUtf8: false, dsn: false, enhancedStatusCodes: false, starttls: false, tls };
 }
 
+type Flag = 'pipelining' | 'eightBitMime' | 'smtpUtf8' | 'dsn' | 'enhancedStatusCodes' | 'starttls';
+
+const FLAGS: Readonly<Record<string, Flag>> = {
+  PIPELINING: 'pipelining',
+  '8BITMIME': 'eightBitMime',
+  SMTPUTF8: 'smtpUtf8',
+  DSN: 'dsn',
+  ENHANCEDSTATUSCODES: 'enhancedStatusCodes',
+  STARTTLS: 'starttls',
+};
+
 /** Reads a 250 EHLO reply; `tls` says whether it was given under TLS. */
 export function parseEhloReply(reply: SmtpReply, tls: boolean): UpstreamCapabilities {
-  let caps = { ...heloCapabilities(tls) };
+  const caps: { -readonly [K in keyof UpstreamCapabilities]: UpstreamCapabilities[K] } = { ...heloCapabilities(tls) };
   for (const line of ehloCapabilities(reply)) {
     const [keyword = '', first] = line.split(' ');
-    switch (keyword) {
-      case 'PIPELINING':
-        caps = { ...caps, pipelining: true };
-        break;
-      case 'SIZE':
-        caps = { ...caps, size: sizeLimit(first) };
-        break;
-      case '8BITMIME':
-        caps = { ...caps, eightBitMime: true };
-        break;
-      case 'SMTPUTF8':
-        caps = { ...caps, smtpUtf8: true };
-        break;
-      case 'DSN':
-        caps = { ...caps, dsn: true };
-        break;
-      case 'ENHANCEDSTATUSCODES':
-        caps = { ...caps, enhancedStatusCodes: true };
-        break;
-      case 'STARTTLS':
-        // RFC 3207 §4.2: a server must not offer it again under TLS; if it does, it is not offered.
-        caps = { ...caps, starttls: !tls };
-        break;
-      default:
-        break;
-    }
+    if (keyword === 'SIZE') caps.size = sizeLimit(first);
+    const flag = FLAGS[keyword];
+    if (flag !== undefined) caps[flag] = true;
   }
+  // RFC 3207 §4.2: a server must not offer STARTTLS again under TLS; if it does, it is not offered.
+  if (tls) caps.starttls = false;
   return caps;
 }
 

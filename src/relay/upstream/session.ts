@@ -188,8 +188,8 @@ export class UpstreamSession {
   /** Message octets written since the 354, and the last two (for the CRLF before the dot). */
   #written = 0;
   #tail: [number, number] = [0, 0];
-  /** The failure while sending message data, answered at end(). */
-  #dataFailure: SmtpReply | undefined;
+  /** Why the session failed (a timeout, the connection lost, a 421): the answer to every later command. */
+  #failure: SmtpReply | undefined;
   /** Settles when every reply so far is in. */
   #replied: Promise<unknown> = Promise.resolve();
   /** Settles when the replies up to the last command that may not be overlapped are in. */
@@ -229,7 +229,7 @@ export class UpstreamSession {
   }
 
   async mail(command: MailCommand): Promise<SmtpReply> {
-    if (this.#phase !== 'ready' || this.#spoiled) return sequenceReply(this.target, 'MAIL', this.#phase);
+    if (this.#phase !== 'ready' || this.#spoiled) return this.#refuse('MAIL');
     const line = mailCommandLine(command, this.capabilities, this.target);
     if (!line.ok) return line.reply;
     this.#phase = 'envelope';
@@ -241,7 +241,7 @@ export class UpstreamSession {
   }
 
   async rcpt(command: RcptCommand): Promise<SmtpReply> {
-    if (this.#phase !== 'envelope' || this.#spoiled) return sequenceReply(this.target, 'RCPT', this.#phase);
+    if (this.#phase !== 'envelope' || this.#spoiled) return this.#refuse('RCPT');
     const line = rcptCommandLine(command, this.capabilities);
     if (!line.ok) return line.reply;
     this.#rcptsSent += 1;
@@ -249,12 +249,11 @@ export class UpstreamSession {
   }
 
   async data(): Promise<SmtpReply> {
-    if (this.#phase !== 'envelope' || this.#spoiled) return sequenceReply(this.target, 'DATA', this.#phase);
+    if (this.#phase !== 'envelope' || this.#spoiled) return this.#refuse('DATA');
     const { reply, fromServer } = await this.#exchange('DATA', 'DATA', this.#timeouts.dataInitMs, false);
     if (fromServer && reply.code === 354 && this.#still('envelope')) {
       this.#phase = 'data';
       this.#written = 0;
-      this.#dataFailure = undefined;
     }
     return reply;
   }
@@ -269,13 +268,13 @@ export class UpstreamSession {
   async drained(): Promise<void> {
     if (this.#phase !== 'data') return;
     const failure = await this.#wire.drained(this.#timeouts.dataBlockMs);
-    if (failure !== undefined) this.#dataFailure ??= this.#spoil('data', failure);
+    if (failure !== undefined) this.#spoil('data', failure);
   }
 
   async end(): Promise<SmtpReply> {
-    if (this.#phase !== 'data') return sequenceReply(this.target, 'the final dot', this.#phase);
+    if (this.#phase !== 'data') return this.#refuse('the final dot');
     const failure = this.#wire.failure;
-    if (failure !== undefined) return this.#dataFailure ?? this.#spoil('data', failure);
+    if (failure !== undefined) return this.#spoil('data', failure);
     // The message must end in CRLF before the terminating line (RFC 5321 §4.1.1.4).
     const endsInCrlf = this.#written === 0 || (this.#tail[0] === 0x0d && this.#tail[1] === 0x0a);
     this.#phase = 'dot';
@@ -340,6 +339,7 @@ export class UpstreamSession {
       if (!r.ok) return { reply: this.#spoil(awaited, r.failure), fromServer: false };
       if (r.reply.code === 421 && awaited !== 'QUIT') {
         this.destroy('the server answered 421');
+        this.#failure ??= closingReply(this.target, r.reply);
         return { reply: closingReply(this.target, r.reply), fromServer: true };
       }
       return { reply: r.reply, fromServer: true };
@@ -355,9 +355,15 @@ export class UpstreamSession {
     return !this.#spoiled && phases.includes(this.#phase);
   }
 
+  /** The first failure is kept and answered from then on; a later one only repeats it in other words. */
   #spoil(awaited: Awaited, failure: WireFailure): SmtpReply {
     this.destroy(failure.detail);
-    return wireFailureReply(this.target, awaited, failure);
+    this.#failure ??= wireFailureReply(this.target, awaited, failure);
+    return this.#failure;
+  }
+
+  #refuse(command: string): SmtpReply {
+    return this.#failure ?? sequenceReply(this.target, command, this.#phase);
   }
 }
 

@@ -96,10 +96,28 @@ export async function transact(transaction: UpstreamTransaction, d: Delivery = {
   return { transaction, mail, rcpts, data, end: await transaction.end() };
 }
 
+/** begin, MAIL, one RCPT and DATA: a transaction that waits for the message bytes. */
+export async function inData(up: Upstreams, hops: readonly OnionTarget[]): Promise<UpstreamTransaction> {
+  const tx = begun(await up.begin(hops));
+  assert.equal((await tx.mail({ reversePath: 's@example.org', params: {} })).code, 250);
+  assert.equal((await tx.rcpt({ forwardPath: 'r@example.net', params: {} })).code, 250);
+  assert.equal((await tx.data()).code, 354);
+  return tx;
+}
+
 export function enhanced(reply: SmtpReply): string {
   return /^\d\.\d{1,3}\.\d{1,3}/.exec(reply.lines[0] ?? '')?.[0] ?? '';
 }
 
 export function text(reply: SmtpReply): string {
   return `${reply.code} ${reply.lines.join(' / ')}`;
+}
+
+/** A bounded poll for state that emits no event (the pool's counts). */
+export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }

@@ -8,7 +8,7 @@ import { socksReplyInfo } from '../../../src/tor/socks-reply.ts';
 import { TOR_FAILURE_REPLIES } from '../../../src/relay/upstream/tor-replies.ts';
 import { createUpstreams } from '../../../src/relay/upstream/index.ts';
 import { freePort } from '../../helpers/ports.ts';
-import { startLab, deliver, begun, transact, enhanced, text, ONION, OTHER, MESSAGE, type Lab } from './lab.ts';
+import { startLab, deliver, begun, transact, inData, enhanced, text, ONION, OTHER, MESSAGE, type Lab } from './lab.ts';
 
 function useLab(): () => Lab {
   let lab: Lab | undefined;
@@ -195,10 +195,7 @@ describe('upstream session: what reaches the onion', () => {
   it('a connection lost while waiting for a reply becomes 451 4.4.2 naming the command', async () => {
     const { sink, target } = await lab().sink({ dataEndReply: () => ({ hang: true }) });
     const up = lab().upstreams();
-    const tx = begun(await up.begin([target]));
-    await tx.mail({ reversePath: 's@example.org', params: {} });
-    await tx.rcpt({ forwardPath: 'r@example.net', params: {} });
-    await tx.data();
+    const tx = await inData(up, [target]);
     tx.write(MESSAGE);
     const ending = tx.end();
     await sink.waitUntil(() => sink.attempts === 1);
@@ -209,6 +206,22 @@ describe('upstream session: what reaches the onion', () => {
     assert.match(text(end), /lost while waiting for the reply to end of data/);
     tx.release();
     assert.equal(up.openCount, 0);
+  });
+
+  it('a server that stops reading the message: data_block timeout on the drain, 4xx at end, session discarded', async () => {
+    const { sink, target } = await lab().sink({ stallData: true });
+    const up = lab().upstreams({ timeouts: { dataBlockMs: 100 } });
+    const tx = await inData(up, [target]);
+    // More than every socket buffer between here and the stalled server can hold.
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    for (let i = 0; i < 1024; i++) if (!tx.write(chunk)) await tx.drained();
+    const end = await tx.end();
+    assert.equal(end.code, 451);
+    assert.match(text(end), /^451 4\.4\.2 Timeout after 100 ms while sending the message data/);
+    tx.release();
+    assert.equal(up.openCount, 0);
+    // The stalled server reads nothing more, so it never sees the end of the message.
+    assert.equal(sink.attempts, 0);
   });
 
   it('a 421 to a command is passed on as 451 and the session is closed, not pooled', async () => {

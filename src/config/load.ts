@@ -10,6 +10,7 @@ import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
 import { metricsListenSpec } from '../metrics/listen.ts';
 import { validateOnion } from '../resolve/onion.ts';
 import { isLoopbackAddress } from '../resolve/dns/resolv-conf.ts';
+import { relayListenProblem } from '../relay/inbound/listen-policy.ts';
 
 export interface ConfigProblem {
   readonly path: string;
@@ -122,7 +123,7 @@ class Checker {
   }
 }
 
-const TOP = ['user', 'group', 'milter', 'header', 'maps', 'bundled_map', 'map_parent_match', 'srv', 'dns', 'cache', 'policy', 'lookup', 'tor', 'health', 'metrics', 'log'];
+const TOP = ['user', 'group', 'milter', 'header', 'maps', 'bundled_map', 'map_parent_match', 'srv', 'dns', 'cache', 'policy', 'lookup', 'tor', 'health', 'relay', 'metrics', 'log'];
 
 function hostPort(text: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+))(?::(\d{1,5}))?$/.exec(text);
@@ -197,6 +198,9 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
   const l = c.section(root, ['lookup'], ['socketmap', 'tcp_table', 'sendmail', 'readsocket', 'budget', ...SOCKET_ACCESS_KEYS]);
   const t = c.section(root, ['tor'], ['socks', 'connect_timeout', 'dns_socks']);
   const hl = c.section(root, ['health'], ['enabled', 'interval', 'on_unreachable', 'failures_before_unreachable', 'concurrency', 'forget_after']);
+  const rl = c.section(root, ['relay'], ['listen', 'smtp_listen', 'helo_name', 'starttls', 'max_message_size', 'max_recipients', 'max_connections', 'idle_timeout', 'timeouts', 'pool', ...SOCKET_ACCESS_KEYS]);
+  const rlt = c.section(rl, ['relay', 'timeouts'], ['greeting', 'mail', 'rcpt', 'data_init', 'data_block', 'data_done']);
+  const rlp = c.section(rl, ['relay', 'pool'], ['idle_time', 'max_per_onion', 'max_total']);
   const mt = c.section(root, ['metrics'], ['listen']);
   const lg = c.section(root, ['log'], ['level', 'format']);
 
@@ -258,6 +262,7 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
       concurrency: c.int(hl, ['health', 'concurrency'], d.health.concurrency, 1, 64),
       forgetAfterMs: c.duration(hl, ['health', 'forget_after'], d.health.forgetAfterMs, 1000),
     },
+    relay: { ...relaySection(c, rl, rlt, rlp), ...socketAccess(c, rl, 'relay', milterSocket) },
     metrics: { listen: metricsListen(c, mt) },
     log: {
       level: c.oneOf(lg, ['log', 'level'], ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, d.log.level),
@@ -265,6 +270,7 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
     },
   };
   checkViaTor(c, config);
+  checkRelay(c, config);
   return c.problems.length > 0 ? { ok: false, problems: c.problems } : { ok: true, config: deepFreeze(config) };
 }
 
@@ -285,6 +291,49 @@ function socketAccess(c: Checker, o: Obj, section: string, inherit: SocketAccess
     socketGroup: c.account(o, [section, 'socket_group']) ?? inherit.socketGroup,
     socketMode,
   };
+}
+
+function relaySection(c: Checker, rl: Obj, t: Obj, p: Obj): Omit<Config['relay'], keyof SocketAccessConfig> {
+  const d = defaults.relay;
+  const heloName = c.string(rl, ['relay', 'helo_name'], d.heloName);
+  if (!/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$/.test(heloName)) {
+    c.problem(['relay', 'helo_name'], 'must be a host name or an address literal such as [127.0.0.1]');
+  }
+  const timeout = (key: string, fallback: number): number => c.duration(t, ['relay', 'timeouts', key], fallback, 1000);
+  return {
+    listen: relayListen(c, rl, 'listen'),
+    smtpListen: relayListen(c, rl, 'smtp_listen'),
+    heloName,
+    starttls: c.oneOf(rl, ['relay', 'starttls'], ['off', 'opportunistic', 'required'] as const, d.starttls),
+    maxMessageSize: c.int(rl, ['relay', 'max_message_size'], d.maxMessageSize, 1024, 2 ** 40),
+    // RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients.
+    maxRecipients: c.int(rl, ['relay', 'max_recipients'], d.maxRecipients, 100, 1_000_000),
+    maxConnections: c.int(rl, ['relay', 'max_connections'], d.maxConnections, 1, 100_000),
+    idleTimeoutMs: c.duration(rl, ['relay', 'idle_timeout'], d.idleTimeoutMs, 1000),
+    timeouts: {
+      greetingMs: timeout('greeting', d.timeouts.greetingMs),
+      mailMs: timeout('mail', d.timeouts.mailMs),
+      rcptMs: timeout('rcpt', d.timeouts.rcptMs),
+      dataInitMs: timeout('data_init', d.timeouts.dataInitMs),
+      dataBlockMs: timeout('data_block', d.timeouts.dataBlockMs),
+      dataDoneMs: timeout('data_done', d.timeouts.dataDoneMs),
+    },
+    pool: {
+      idleTimeMs: c.duration(p, ['relay', 'pool', 'idle_time'], d.pool.idleTimeMs, 0),
+      maxPerOnion: c.int(p, ['relay', 'pool', 'max_per_onion'], d.pool.maxPerOnion, 1, 10_000),
+      maxTotal: c.int(p, ['relay', 'pool', 'max_total'], d.pool.maxTotal, 1, 100_000),
+    },
+  };
+}
+
+/** The relay delivers whatever onion mail it is handed: a unix socket or loopback only. */
+function relayListen(c: Checker, o: Obj, key: string): string | undefined {
+  const path = ['relay', key];
+  const spec = c.listen(o, path, undefined);
+  if (spec === undefined || !parseListenSpec(spec).ok) return spec;
+  const problem = relayListenProblem(spec);
+  if (problem !== undefined) c.problem(path, problem);
+  return spec;
 }
 
 function metricsListen(c: Checker, o: Obj): string | undefined {
@@ -333,6 +382,13 @@ function checkViaTor(c: Checker, config: Config): void {
   if (config.dns.viaTor && config.srv.enabled && config.dns.servers.length === 0) {
     c.problem(['dns', 'via_tor'], 'needs dns.servers: the resolv.conf nameservers are local resolvers, which Tor cannot reach');
   }
+}
+
+function checkRelay(c: Checker, config: Config): void {
+  const r = config.relay;
+  const anyPort = r.listen !== undefined && /:0$/.test(r.listen);
+  if (r.listen !== undefined && r.listen === r.smtpListen && !anyPort) c.problem(['relay', 'smtp_listen'], 'must differ from relay.listen');
+  if (r.pool.maxPerOnion > r.pool.maxTotal) c.problem(['relay', 'pool', 'max_per_onion'], 'must not exceed relay.pool.max_total');
 }
 
 /** Parses YAML text; syntax errors come back as one problem with their line. */

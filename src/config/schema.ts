@@ -9,6 +9,7 @@ export type UnreachablePolicy = 'route' | 'defer' | 'clearnet';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** auto: pretty when standard output is a terminal, JSON otherwise (journald, files, pipes). */
 export type LogFormat = 'json' | 'pretty' | 'auto';
+export type StarttlsPolicy = 'off' | 'opportunistic' | 'required';
 
 export interface DnsServer {
   readonly address: string;
@@ -100,6 +101,38 @@ export interface Config {
     /** An onion no route has used for this long is no longer probed. */
     readonly forgetAfterMs: number;
   };
+  /** The built-in relay: the MTA hands onion mail to it, it delivers through Tor's SocksPort. */
+  readonly relay: SocketAccessConfig & {
+    /** The LMTP listener (unix socket or loopback TCP); undefined: the relay is off. */
+    readonly listen: string | undefined;
+    /** An optional SMTP listener, for MTAs whose transports cannot speak LMTP. */
+    readonly smtpListen: string | undefined;
+    /** Our name in the greeting to the MTA and in EHLO to the onions. */
+    readonly heloName: string;
+    /** TLS inside Tor: defence in depth only (the onion address already authenticates the server). */
+    readonly starttls: StarttlsPolicy;
+    readonly maxMessageSize: number;
+    readonly maxRecipients: number;
+    /** Per listener. */
+    readonly maxConnections: number;
+    /** How long the relay waits for the MTA (RFC 5321 server timeout). */
+    readonly idleTimeoutMs: number;
+    /** Waits for the onion's server (RFC 5321 §4.5.3.2 client timeouts). */
+    readonly timeouts: {
+      readonly greetingMs: number;
+      readonly mailMs: number;
+      readonly rcptMs: number;
+      readonly dataInitMs: number;
+      readonly dataBlockMs: number;
+      readonly dataDoneMs: number;
+    };
+    /** Upstream sessions kept open between messages. */
+    readonly pool: {
+      readonly idleTimeMs: number;
+      readonly maxPerOnion: number;
+      readonly maxTotal: number;
+    };
+  };
   readonly metrics: { readonly listen: string | undefined };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
 }
@@ -132,6 +165,21 @@ export const defaults: Config = {
   lookup: { socketmap: undefined, tcpTable: undefined, sendmail: undefined, readsocket: undefined, budgetMs: 1000, socketOwner: undefined, socketGroup: undefined, socketMode: 0o660 },
   tor: { socks: '127.0.0.1:9050', connectTimeoutMs: 150_000, dnsSocks: undefined },
   health: { enabled: false, intervalMs: 600_000, onUnreachable: 'route', failuresBeforeUnreachable: 3, concurrency: 2, forgetAfterMs: 86_400_000 },
+  relay: {
+    listen: undefined,
+    smtpListen: undefined,
+    heloName: '[127.0.0.1]',
+    starttls: 'opportunistic',
+    maxMessageSize: 104_857_600,
+    maxRecipients: 1000,
+    maxConnections: 100,
+    idleTimeoutMs: 300_000,
+    timeouts: { greetingMs: 300_000, mailMs: 300_000, rcptMs: 300_000, dataInitMs: 120_000, dataBlockMs: 180_000, dataDoneMs: 600_000 },
+    pool: { idleTimeMs: 60_000, maxPerOnion: 10, maxTotal: 100 },
+    socketOwner: undefined,
+    socketGroup: undefined,
+    socketMode: 0o660,
+  },
   metrics: { listen: undefined },
   log: { level: 'info', format: 'auto' },
 };

@@ -16,6 +16,8 @@ import { probeOnion } from '../tor/probe.ts';
 import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
 import { LookupAnswerer, createLookupServer, type DecisionSource, type LookupOutcome, type LookupProtocol, type LookupServer, type LookupSettings } from '../lookup/index.ts';
 import type { Decision } from '../resolve/types.ts';
+import { RelayService } from './relay-service.ts';
+import type { RelayListenerKind } from '../relay/index.ts';
 
 export interface DaemonListeners {
   readonly milter: string;
@@ -24,6 +26,8 @@ export interface DaemonListeners {
   readonly metrics: string | undefined;
   /** The lookup servers configured under `lookup:`, by protocol. */
   readonly lookup: Partial<Record<LookupProtocol, string>>;
+  /** The relay's listeners (relay.listen: lmtp, relay.smtp_listen: smtp). */
+  readonly relay: Partial<Record<RelayListenerKind, string>>;
 }
 
 export interface DaemonOptions {
@@ -46,6 +50,7 @@ export class Daemon {
   readonly metrics = new Metrics();
   #metricsServer: MetricsServer | undefined;
   #health: HealthChecker | undefined;
+  #relay: RelayService | undefined;
   readonly #startedAt = Date.now();
   readonly #socketDefaults: DaemonOptions['socketDefaults'];
 
@@ -111,8 +116,9 @@ export class Daemon {
       metrics = this.#metricsServer.spec;
     }
     const lookup = await this.#startLookupServers();
-    this.#listeners = { milter, submission, metrics, lookup };
-    this.#log.info({ milter, submission, lookup, maps: built.mapSummary, dns: this.#dnsReport(built) }, 'onionmx-milter started');
+    const relay = await this.#startRelay();
+    this.#listeners = { milter, submission, metrics, lookup, relay };
+    this.#log.info({ milter, submission, lookup, relay, maps: built.mapSummary, dns: this.#dnsReport(built) }, 'onionmx-milter started');
     return this.#listeners;
   }
 
@@ -128,16 +134,18 @@ export class Daemon {
     if (before.listen !== next.milter.listen || before.submissionListen !== next.milter.submissionListen) {
       this.#log.warn('milter listen addresses changed: restart required for that to take effect');
     }
+    const previous = this.#config;
     this.#config = next;
     this.#built = built;
     this.#settings = settingsFrom(next, built, this.#health, this.#log);
+    this.#relay?.reload(previous, next);
     this.#log.info({ maps: built.mapSummary, dns: this.#dnsReport(built) }, 'configuration reloaded');
     await old?.close();
   }
 
   /** Stops accepting, lets sessions finish until graceMs, then closes the rest. */
   async close(graceMs: number): Promise<void> {
-    await Promise.all([...this.#servers.map((s) => s.close(graceMs)), ...this.#lookupServers.map((s) => s.close(graceMs))]);
+    await Promise.all([...this.#servers.map((s) => s.close(graceMs)), ...this.#lookupServers.map((s) => s.close(graceMs)), this.#relay?.close(graceMs)]);
     await this.#health?.close();
     await this.#metricsServer?.close();
     await this.#built?.close();
@@ -150,6 +158,7 @@ export class Daemon {
       ok: this.#listeners !== undefined,
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       milterConnectionsOpen: this.#servers.reduce((n, s) => n + s.connectionCount, 0),
+      ...(this.#relay?.health() ?? { relay: 'disabled' }),
       health: this.#health === undefined ? 'disabled' : { onUnreachable: this.#config.health.onUnreachable, onions: onions.length, unreachable: onions.filter((o) => o.unreachable).map((o) => ({ onion: o.onion, port: o.port, failures: o.consecutiveFailures, code: o.lastErrorCode, message: o.lastMessage })) },
     };
   }
@@ -184,6 +193,26 @@ export class Daemon {
       out[protocol] = (await server.listen(spec)).spec;
     }
     return out;
+  }
+
+  /** The relay's listeners and its upstream half, when relay.listen or relay.smtp_listen is set. */
+  async #startRelay(): Promise<Partial<Record<RelayListenerKind, string>>> {
+    if (!RelayService.wanted(this.#config)) return {};
+    const relay = new RelayService({
+      config: () => this.#config,
+      // Each transaction reads the resolver of the moment: a reload applies to the next one.
+      resolver: () => {
+        if (this.#built === undefined) throw new Error('daemon not started');
+        return this.#lookupResolver(this.#built.resolver);
+      },
+      metrics: this.metrics,
+      log: this.#log,
+      socketAccess: this.#socketAccess(this.#config.relay),
+    });
+    this.#relay = relay;
+    this.metrics.live.relayConnectionsOpen = () => relay.connectionCount;
+    this.metrics.live.relayUpstreamSessionsOpen = () => relay.upstreamSessionsOpen;
+    return relay.start();
   }
 
   /** The lookup servers' view of the resolver, with the same health policy as the milter's. */

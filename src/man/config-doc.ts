@@ -68,20 +68,25 @@ export function parseConfigDoc(text: string, isKey: (section: string, key: strin
   const description: string[] = [];
   let inHeader = true;
   let pending: string[] = [];
-  let section = '';
+  // The sections open at a line, outermost first (`relay`, then `relay.timeouts`), by indentation.
+  let open: { readonly indent: number; readonly path: string }[] = [];
   let last: { key: DocumentedKey; examples: string[] } | undefined;
+  const sectionAt = (indent: number): string => open.filter((s) => s.indent < indent).at(-1)?.path ?? '';
 
   const add = (indent: number, key: string, rest: string | undefined, commented: boolean, line: number): void => {
-    const inSection = indent > 0 ? section : '';
+    open = open.filter((s) => s.indent < indent);
+    const inSection = sectionAt(indent);
     const { value, comment } = splitComment(rest ?? '');
-    if (!commented && indent === 0 && (value === '' || value === '{}') && comment === '') {
-      section = key;
-      if (pending.length > 0) sections.set(key, pending.join(' '));
+    // A key without a value opens a section; its trailing comment joins the section's description.
+    if (!commented && (value === '' || value === '{}')) {
+      const path = inSection === '' ? key : `${inSection}.${key}`;
+      open.push({ indent, path });
+      const about = [...pending, comment].filter((t) => t !== '').join(' ');
+      if (about !== '') sections.set(path, about);
       pending = [];
       last = undefined;
       return;
     }
-    if (indent === 0) section = '';
     const { defaultText, rest: note } = splitDefault(comment);
     const examples: string[] = [];
     const entry: DocumentedKey = {
@@ -120,7 +125,7 @@ export function parseConfigDoc(text: string, isKey: (section: string, key: strin
     }
     const commented = COMMENTED_KEY.exec(line);
     const indent = commented?.[1]?.length ?? 0;
-    if (commented !== null && isKey(indent > 0 ? section : '', commented[2] ?? '')) {
+    if (commented !== null && isKey(sectionAt(indent), commented[2] ?? '')) {
       inHeader = false;
       add(indent, commented[2] ?? '', commented[3], true, i + 1);
       return;

@@ -4,9 +4,9 @@
 import { defaults } from '../config/schema.ts';
 
 export interface SchemaKey {
-  /** `milter.listen`, or `user` for a top-level key. */
+  /** `milter.listen`, `relay.timeouts.greeting`, or `user` for a top-level key. */
   readonly path: string;
-  /** '' for a top-level key. */
+  /** The enclosing sections joined with dots; '' for a top-level key. */
   readonly section: string;
   readonly key: string;
   /** The typed default (undefined: unset). */
@@ -24,15 +24,16 @@ function isSection(value: unknown): value is Readonly<Record<string, unknown>> {
 /** Every key of the configuration file, in schema order. */
 export function schemaKeys(): SchemaKey[] {
   const out: SchemaKey[] = [];
-  for (const [field, value] of Object.entries(defaults)) {
-    if (field === 'source') continue;
-    const name = snakeKey(field);
-    if (!isSection(value)) {
-      out.push({ path: name, section: '', key: name, value });
-      continue;
+  const walk = (section: string, fields: Readonly<Record<string, unknown>>): void => {
+    for (const [field, value] of Object.entries(fields)) {
+      if (section === '' && field === 'source') continue;
+      const key = snakeKey(field);
+      const path = section === '' ? key : `${section}.${key}`;
+      if (isSection(value)) walk(path, value);
+      else out.push({ path, section, key, value });
     }
-    for (const [inner, v] of Object.entries(value)) out.push({ path: `${name}.${snakeKey(inner)}`, section: name, key: snakeKey(inner), value: v });
-  }
+  };
+  walk('', defaults as unknown as Readonly<Record<string, unknown>>);
   return out;
 }
 

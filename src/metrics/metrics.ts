@@ -6,14 +6,25 @@ import type { Decision } from '../resolve/types.ts';
 import type { DnsQueryResult } from '../resolve/dns/index.ts';
 import type { ProbeResult } from '../tor/probe.ts';
 import type { OnionHealth } from '../tor/health.ts';
+import type { DeliveryReport } from '../relay/inbound/delivery.ts';
 
 export interface LiveSources {
   milterConnectionsOpen?: () => number;
   srvCacheEntries?: () => number;
   onionHealth?: () => readonly OnionHealth[];
+  relayConnectionsOpen?: () => number;
+  relayUpstreamSessionsOpen?: () => number;
+}
+
+/** An upstream session event from the relay's upstream half (UpstreamHooks.onSession). */
+export interface RelaySessionEvent {
+  readonly kind: 'new' | 'reused' | 'failed';
+  readonly torCode?: string;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
+/** A delivery through Tor: a reused session takes tens of ms, a new rendezvous seconds, a timeout minutes. */
+const DELIVERY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -28,6 +39,10 @@ export class Metrics {
   readonly #milterErrors: Counter<'kind'>;
   readonly #lookupRequests: Counter<'server' | 'result'>;
   readonly #probes: Counter<'onion' | 'result' | 'code'>;
+  readonly #relayDeliveries: Counter<'outcome' | 'listener'>;
+  readonly #relayTorErrors: Counter<'code'>;
+  readonly #relaySessions: Counter<'kind'>;
+  readonly #relayDeliverySeconds: Histogram;
 
   constructor(options: { readonly processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -43,7 +58,14 @@ export class Metrics {
     this.#lookupRequests = new Counter({ name: 'onionmx_lookup_requests_total', help: 'Lookup-server requests (socketmap, tcp_table, sendmail, readsocket) by result', labelNames: ['server', 'result'], registers });
     this.#probes = new Counter({ name: 'onionmx_probes_total', help: 'Health probes per onion by result (reachable, unreachable) and code (Tor code F0-F7/01-08, timeout, ...)', labelNames: ['onion', 'result', 'code'], registers });
 
+    this.#relayDeliveries = new Counter({ name: 'onionmx_relay_deliveries_total', help: 'Relay recipients per delivery attempt by outcome (delivered, deferred, bounced: what the MTA was told) and listener (lmtp, smtp)', labelNames: ['outcome', 'listener'], registers });
+    this.#relayTorErrors = new Counter({ name: 'onionmx_relay_tor_errors_total', help: 'Relay upstream sessions Tor could not open, by code (Tor code F0-F7/01-08, timeout, proxy-unreachable, ...)', labelNames: ['code'], registers });
+    this.#relaySessions = new Counter({ name: 'onionmx_relay_upstream_sessions_total', help: 'Relay upstream sessions by kind: new (a Tor rendezvous), reused (from the pool), failed', labelNames: ['kind'], registers });
+    this.#relayDeliverySeconds = new Histogram({ name: 'onionmx_relay_delivery_duration_seconds', help: 'Relay delivery attempts (one inbound transaction), first RCPT to final reply', buckets: DELIVERY_BUCKETS, registers });
+
     const live = this.live;
+    new Gauge({ name: 'onionmx_relay_connections_open', help: 'MTA connections to the relay open now', registers, collect() { this.set(live.relayConnectionsOpen?.() ?? 0); } });
+    new Gauge({ name: 'onionmx_relay_upstream_sessions_open', help: 'Relay sessions to onions open now (in use and idle in the pool)', registers, collect() { this.set(live.relayUpstreamSessionsOpen?.() ?? 0); } });
     new Gauge({ name: 'onionmx_milter_connections_open', help: 'Milter connections open now', registers, collect() { this.set(live.milterConnectionsOpen?.() ?? 0); } });
     new Gauge({ name: 'onionmx_srv_cache_entries', help: 'Entries in the SRV cache (positive, negative and failures)', registers, collect() { this.set(live.srvCacheEntries?.() ?? 0); } });
     const healthOf = (): readonly OnionHealth[] => live.onionHealth?.() ?? [];
@@ -117,6 +139,17 @@ export class Metrics {
 
   probe(result: ProbeResult): void {
     this.#probes.inc({ onion: result.onion, result: result.ok ? 'reachable' : 'unreachable', code: result.ok ? '' : result.code });
+  }
+
+  /** One relay delivery attempt: each recipient's outcome, and the attempt's duration. */
+  relayDelivery(report: DeliveryReport): void {
+    for (const r of report.recipients) this.#relayDeliveries.inc({ outcome: r.outcome, listener: report.listener });
+    this.#relayDeliverySeconds.observe(report.ms / 1000);
+  }
+
+  relayUpstreamSession(event: RelaySessionEvent): void {
+    this.#relaySessions.inc({ kind: event.kind });
+    if (event.kind === 'failed' && event.torCode !== undefined) this.#relayTorErrors.inc({ code: event.torCode });
   }
 
   /** Prometheus text exposition format. */

@@ -183,3 +183,59 @@ test('metrics.listen: a bare port, host:port and listen specs; junk is refused a
   assert.ok(!bad.ok);
   assert.deepEqual([bad.problems[0]?.path, bad.problems[0]?.line], ['metrics.listen', 2]);
 });
+
+test('relay: listeners, limits, upstream timeouts and pool are read; defaults match RFC 5321', () => {
+  const r = parseConfigText(
+    `
+relay:
+  listen: unix:/var/spool/postfix/onionmx/relay.sock
+  smtp_listen: inet:127.0.0.1:8825
+  helo_name: relay.example.org
+  starttls: required
+  max_message_size: 52428800
+  max_recipients: 200
+  idle_timeout: 2m
+  timeouts: {greeting: 1m, data_done: 9m}
+  pool: {idle_time: 30s, max_per_onion: 2, max_total: 20}
+`,
+    'c.yml',
+  );
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  const relay = r.config.relay;
+  assert.equal(relay.listen, 'unix:/var/spool/postfix/onionmx/relay.sock');
+  assert.equal(relay.smtpListen, 'inet:127.0.0.1:8825');
+  assert.equal(relay.heloName, 'relay.example.org');
+  assert.equal(relay.starttls, 'required');
+  assert.equal(relay.maxMessageSize, 52_428_800);
+  assert.equal(relay.maxRecipients, 200);
+  assert.equal(relay.idleTimeoutMs, 120_000);
+  assert.deepEqual(relay.timeouts, { greetingMs: 60_000, mailMs: 300_000, rcptMs: 300_000, dataInitMs: 120_000, dataBlockMs: 180_000, dataDoneMs: 540_000 });
+  assert.deepEqual(relay.pool, { idleTimeMs: 30_000, maxPerOnion: 2, maxTotal: 20 });
+  assert.equal(defaults.relay.listen, undefined, 'the relay is off unless configured');
+  assert.equal(defaults.relay.starttls, 'opportunistic');
+  assert.equal(defaults.relay.idleTimeoutMs, 300_000);
+});
+
+test('relay: non-loopback listeners, bad names and impossible limits are refused at their keys', () => {
+  const r = parseConfigText(
+    `
+relay:
+  listen: inet:0.0.0.0:24
+  smtp_listen: inet:192.0.2.1:25
+  helo_name: "not a name"
+  starttls: maybe
+  max_recipients: 10
+  timeouts: {greeting: 0s, quit: 1m}
+  pool: {max_per_onion: 50, max_total: 10}
+`,
+    'c.yml',
+  );
+  assert.ok(!r.ok);
+  const paths = r.problems.map((p) => p.path);
+  for (const path of ['relay.listen', 'relay.smtp_listen', 'relay.helo_name', 'relay.starttls', 'relay.max_recipients', 'relay.timeouts.greeting', 'relay.timeouts.quit', 'relay.pool.max_per_onion']) {
+    assert.ok(paths.includes(path), `${path} in ${paths.join(', ')}`);
+  }
+  assert.match(r.problems.find((p) => p.path === 'relay.listen')?.message ?? '', /open relay/);
+  const same = parseConfigText('relay: {listen: "inet:127.0.0.1:24", smtp_listen: "inet:127.0.0.1:24"}', 'c.yml');
+  assert.ok(!same.ok && same.problems.some((p) => p.path === 'relay.smtp_listen'));
+});

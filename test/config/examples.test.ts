@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseConfigText } from '../../src/config/load.ts';
+import { defaults } from '../../src/config/schema.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../../examples/config.yml', import.meta.url));
 
@@ -16,4 +17,7 @@ test('examples/config.yml is valid and spells out the defaults it claims', () =>
   assert.equal(c.dns.dnssec, 'required');
   assert.equal(c.header.format, 'postfix');
   assert.equal(c.policy.onLookupFailure, 'tempfail');
+  // The relay block spells out every default (its listeners are commented out: off by default).
+  // Its socket access is inherited from the milter's (socket_group: postfix in the example).
+  assert.deepEqual(c.relay, { ...defaults.relay, socketGroup: 'postfix' });
 });

@@ -81,7 +81,7 @@ describe('serve start lines', () => {
     assert.deepEqual(daemon.lines.filter((l) => String(l.msg).startsWith('(not JSON)')), []);
     const path = writeConfig('pretty', 'dns:\n  servers: ["127.0.0.1:5399"]\nlog:\n  format: pretty\n');
     const out = await outputUntil(process.execPath, [CLI, 'serve', '--allow-root', '--config', path], /onionmx-milter started[^\n]*\n/);
-    assert.match(out, /^\d\d:\d\d:\d\d\.\d{3}Z INFO {2}onionmx-milter started milter=unix:\S+pretty\.sock lookup=\{\} maps=\{.*\} dns=\{"servers":\["127\.0\.0\.1:5399 \(AD trusted: loopback\)"\]/m);
+    assert.match(out, /^\d\d:\d\d:\d\d\.\d{3}Z INFO {2}onionmx-milter started milter=unix:\S+pretty\.sock lookup=\{\} relay=\{\} maps=\{.*\} dns=\{"servers":\["127\.0\.0\.1:5399 \(AD trusted: loopback\)"\]/m);
     assert.doesNotMatch(out, /^\{/m);
     assert.ok(!out.includes('\x1b['), 'no colour when standard output is not a terminal');
   });

@@ -9,21 +9,6 @@ export const PROMETHEUS_DIR = fileURLToPath(new URL('../../../examples/prometheu
 export const RULES_FILE = join(PROMETHEUS_DIR, 'onionmx-milter.rules.yml');
 export const DASHBOARD_FILE = fileURLToPath(new URL('../../../examples/grafana/onionmx-milter.json', import.meta.url));
 
-/**
- * The relay's metrics, named by the relay's design before it exists. The dashboard and the rules
- * use them already; until the relay registers them, the tests check their use against this list
- * and fail once the daemon exports one, so that whoever merges the relay deletes it from here
- * (and the checks then hold those names against the real registry like every other metric).
- */
-export const RELAY_PENDING: Readonly<Record<string, { readonly type: 'counter' | 'gauge' | 'histogram'; readonly labels: readonly string[] }>> = {
-  onionmx_relay_deliveries_total: { type: 'counter', labels: ['outcome', 'listener'] },
-  onionmx_relay_tor_errors_total: { type: 'counter', labels: ['code'] },
-  onionmx_relay_upstream_sessions_total: { type: 'counter', labels: ['kind'] },
-  onionmx_relay_delivery_duration_seconds: { type: 'histogram', labels: [] },
-  onionmx_relay_connections_open: { type: 'gauge', labels: [] },
-  onionmx_relay_upstream_sessions_open: { type: 'gauge', labels: [] },
-};
-
 /** Labels Prometheus adds to every scraped series. */
 export const TARGET_LABELS = ['job', 'instance'] as const;
 

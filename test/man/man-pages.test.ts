@@ -76,7 +76,7 @@ describe('examples/config.yml against the schema', () => {
       const inherited = /^as ([a-z_.]+)$/.exec(text);
       if (inherited !== null) return documentedDefault(inherited[1] ?? '');
       const value = yaml.load(text, { schema: yaml.CORE_SCHEMA });
-      const doc = k.section === '' ? { [k.key]: value } : { [k.section]: { [k.key]: value } };
+      const doc = k.section.split('.').filter((s) => s !== '').reduceRight<Record<string, unknown>>((inner, s) => ({ [s]: inner }), { [k.key]: value });
       const r = validateConfig(doc, '', undefined);
       assert.ok(r.ok, `${path}: default "${text}" does not load: ${JSON.stringify(!r.ok && r.problems)}`);
       return valueAt(r.config, path);

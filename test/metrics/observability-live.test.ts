@@ -1,8 +1,8 @@
 // The dashboard and the alert rules against the real daemon: `serve` from examples/config.yml
 // with metrics on loopback, after a little mail (a pinned domain whose onion fails its health
 // probes, an SRV domain whose onion answers, a domain without SRV, one whose DNS fails). Every
-// metric and label the dashboard and the rules use must be one the daemon exports (the relay's,
-// until the relay registers them, are checked against RELAY_PENDING); then a real Prometheus
+// metric and label the dashboard and the rules use must be one the daemon exports (the relay
+// listens too); then a real Prometheus
 // scrapes the daemon, evaluates the rules (only the failing onion's alert may be pending) and
 // answers every dashboard query, with data for the panels this traffic feeds.
 import { describe, it, before, after } from 'node:test';
@@ -19,7 +19,7 @@ import { startSink, type Sink } from '../helpers/smtp-sink.ts';
 import { httpGet } from '../helpers/prometheus.ts';
 import { startPrometheus, type PrometheusServer } from '../helpers/prometheus-server.ts';
 import { needPrograms } from '../helpers/system.ts';
-import { RELAY_PENDING, RULES_FILE, TARGET_LABELS, dashboardQueries, loadAlertRules, metricNamesIn, promqlUses, withGrafanaVariables } from '../helpers/observability-examples.ts';
+import { RULES_FILE, TARGET_LABELS, dashboardQueries, loadAlertRules, metricNamesIn, promqlUses, withGrafanaVariables } from '../helpers/observability-examples.ts';
 
 const DOWN = 'xa4r2iadxm55fbnqgwwi5mymqdcofiu3w6rpbtqn7b2dyn7mgwj64jyd.onion';
 const UP = 'sp3k262uwy4r2k3ycr5awluarykdpag6a7y33jxop4cs2lu5uz5sseqd.onion';
@@ -97,6 +97,7 @@ describe('dashboard and alert rules against a running daemon', () => {
         'health.interval': '1s',
         'health.failures_before_unreachable': 1,
         'metrics.listen': '127.0.0.1:0',
+        'relay.listen': `unix:${join(dir, 'relay.sock')}`,
       }),
     );
     daemon = await startDaemon(configPath);
@@ -112,25 +113,16 @@ describe('dashboard and alert rules against a running daemon', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('exports every metric and label the dashboard and the rules use (the relay\'s: pending until it exists)', async () => {
+  it('exports every metric and label the dashboard and the rules use', async () => {
     const exported = exportedTypes((await httpGet(metricsPort, '/metrics')).body);
     const labels = registryLabels();
     assert.deepEqual([...labels.keys()].sort(), [...exported.keys()].sort(), 'the daemon exports exactly what the Metrics registry holds');
-    for (const name of Object.keys(RELAY_PENDING)) {
-      assert.ok(!exported.has(name), `the daemon exports ${name} now: delete it from RELAY_PENDING in test/helpers/observability-examples.ts (and give this test's daemon a relay: section)`);
-    }
     const problems: string[] = [];
-    const pendingLabels = (name: string): readonly string[] | undefined => {
-      const direct = RELAY_PENDING[name];
-      if (direct !== undefined) return direct.labels;
-      for (const [n, p] of Object.entries(RELAY_PENDING)) if (p.type === 'histogram' && HISTOGRAM_SUFFIXES.some((s) => name === n + s)) return [...p.labels, 'le'];
-      return undefined;
-    };
     const labelsOf = (name: string): readonly string[] | undefined => {
       if (name === 'up') return [];
       if (exported.has(name)) return labels.get(name) ?? [];
       const base = HISTOGRAM_SUFFIXES.map((s) => (name.endsWith(s) ? name.slice(0, -s.length) : '')).find((b) => b !== '' && exported.get(b) === 'histogram');
-      return base === undefined ? pendingLabels(name) : [...(labels.get(base) ?? []), 'le'];
+      return base === undefined ? undefined : [...(labels.get(base) ?? []), 'le'];
     };
     for (const source of observabilitySources()) {
       if (source.prose) {

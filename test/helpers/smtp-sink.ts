@@ -47,8 +47,9 @@ export interface SinkMessage {
   readonly tls: boolean;
   /** The message bytes exactly as received, dot-unstuffed (8-bit data byte for byte). */
   readonly bytes: Buffer;
-  /** SHA-256 of `bytes`, hex (comparable across a process boundary without moving the bytes). */
+  /** SHA-256 of `bytes`, hex, and their length: comparable across a process boundary (a netns worker's RPC) without moving the bytes. */
   readonly sha256: string;
+  readonly size: number;
 }
 
 export interface SinkConnection {
@@ -422,6 +423,7 @@ function serveConnection(raw: Socket, connection: MutableConnection, state: Sink
       tls: connection.tls,
       bytes,
       sha256: createHash('sha256').update(bytes).digest('hex'),
+      size: bytes.length,
     };
     const attempt = state.attempts;
     state.attempts += 1;

@@ -43,7 +43,10 @@ export function sequenceReply(target: OnionTarget, command: string, state: strin
  */
 export function closingReply(target: OnionTarget, server: SmtpReply): SmtpReply {
   const lines = server.lines.length === 0 ? [''] : server.lines;
-  return { code: 451, lines: [...lines, `4.4.2 ${targetLabel(target)} answered 421 and closed the session`] };
+  // RFC 2034 §3: one enhanced code on every line of a reply; the server's own when it gave one.
+  const code = /^4\.\d{1,3}\.\d{1,3}(?=\s|$)/.exec(lines[0] ?? '')?.[0] ?? '4.4.2';
+  const withCode = lines.map((l) => (/^\d\.\d{1,3}\.\d{1,3}(?=\s|$)/.test(l) ? l : `${code} ${l}`.trimEnd()));
+  return { code: 451, lines: [...withCode, `${code} ${targetLabel(target)} answered 421 and closed the session`] };
 }
 
 /** RFC 3463 X.3.2 "system not accepting network messages": a greeting that is not 220. */

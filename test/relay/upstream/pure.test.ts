@@ -217,6 +217,8 @@ describe("a server's 421", () => {
     const r = closingReply(TARGET, { code: 421, lines: ['4.3.2 Service shutting down'] });
     assert.equal(r.code, 451);
     assert.equal(r.lines[0], '4.3.2 Service shutting down');
-    assert.match(r.lines.at(-1) ?? '', /^4\.4\.2 .*answered 421/);
+    assert.match(r.lines.at(-1) ?? '', /^4\.3\.2 .*answered 421/);
+    const bare = closingReply(TARGET, { code: 421, lines: ['sink.test closing'] });
+    assert.deepEqual(bare.lines, ['4.4.2 sink.test closing', `4.4.2 ${TARGET.onion}:25 answered 421 and closed the session`]);
   });
 });

@@ -3,12 +3,13 @@
 // session's own failures turned into replies.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { isolationUsername } from '../../../src/tor/socks-connect.ts';
 import { socksReplyInfo } from '../../../src/tor/socks-reply.ts';
 import { TOR_FAILURE_REPLIES } from '../../../src/relay/upstream/tor-replies.ts';
 import { createUpstreams } from '../../../src/relay/upstream/index.ts';
 import { freePort } from '../../helpers/ports.ts';
-import { startLab, deliver, begun, transact, inData, enhanced, text, ONION, OTHER, MESSAGE, type Lab } from './lab.ts';
+import { startLab, deliver, begun, inData, enhanced, text, ONION, OTHER, MESSAGE, type Lab } from './lab.ts';
 
 function useLab(): () => Lab {
   let lab: Lab | undefined;
@@ -61,6 +62,8 @@ describe('upstream session: what reaches the onion', () => {
     const [m] = await sink.waitForMessages(1);
     assert.ok(m !== undefined);
     assert.ok(m.bytes.equals(message), `got ${JSON.stringify(m.bytes.toString('latin1'))}`);
+    assert.equal(m.size, message.length);
+    assert.equal(m.sha256, createHash('sha256').update(message).digest('hex'));
   });
 
   it('a message without a final line end gets one before the dot; an empty message is just the dot', async () => {
@@ -166,10 +169,14 @@ describe('upstream session: what reaches the onion', () => {
   it('never pipelines anything behind the final dot, QUITs only after its reply, and never half-closes', async () => {
     const { sink, target } = await lab().sink({ dataEndReply: () => ({ delayMs: 100 }) });
     const up = lab().upstreams();
-    const tx = begun(await up.begin([target]));
-    await transact(tx);
+    const tx = await inData(up, [target]);
+    tx.write(MESSAGE);
+    // Done with it and shutting down while the final reply is still outstanding: the QUIT must wait.
+    const ending = tx.end();
     tx.release();
-    await up.close(5_000);
+    const closing = up.close(5_000);
+    assert.equal((await ending).code, 250);
+    await closing;
     await sink.waitUntil(() => sink.connections[0]?.closed === true);
     const c = sink.connections[0];
     assert.deepEqual(c?.sentWhileReplyHeld, []);

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { SmtpSink } from './postfix-sink.ts';
+import { preciseCpuMs } from './proc-cpu.ts';
 
 export interface BurstSpec {
   readonly smtpSource: string;
@@ -118,7 +119,7 @@ export function processGroupCpuMs(leader: number): number | undefined {
 }
 
 /**
- * CPU time (ms) of the live processes of one master.cf service (`-n <service>` in their command
+ * CPU time (ms, preciseCpuMs) of the live processes of one master.cf service (`-n <service>` in their command
  * line) in the process group of a Postfix master. Processes that exit take their time with them
  * (into the master's cutime, see reapedChildrenCpuMs), so a caller diffing two readings must check
  * that nothing was reaped in between.
@@ -127,9 +128,9 @@ export function serviceCpuMs(leader: number, service: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat?.pgrp !== leader || !runsService(Number(entry), service)) continue;
-    total += stat.ownMs;
+    const pid = Number(entry);
+    if (readStat(pid)?.pgrp !== leader || !runsService(pid, service)) continue;
+    total += preciseCpuMs(pid) ?? 0;
   }
   return total;
 }

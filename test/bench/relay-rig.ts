@@ -26,7 +26,7 @@ import { stopChild } from './child-process.ts';
 import { reapedChildrenCpuMs, serviceCpuMs, type CpuProbe } from './postfix-burst.ts';
 import { BENCH_ONION, silentDnsServer, startDaemon, track } from './postfix-rig.ts';
 import { startSmtpSink, type SmtpSink } from './postfix-sink.ts';
-import { processCpuMs } from './proc-cpu.ts';
+import { preciseCpuMs } from './proc-cpu.ts';
 import { arrivalProblems, parseSinkDump, type SinkTransaction } from './sink-dump.ts';
 
 export type RelayBenchPath = 'relay' | 'torsocks';
@@ -232,7 +232,7 @@ function count(text: string, needle: string): number {
  */
 export function relayProbes(rig: RelayRig): Record<string, CpuProbe> {
   return {
-    relay: () => processCpuMs(rig.daemonPid),
+    relay: () => preciseCpuMs(rig.daemonPid),
     lmtp: () => serviceCpuMs(rig.postfixMasterPid, PATH_SERVICE.relay),
     'smtp+torsocks': () => serviceCpuMs(rig.postfixMasterPid, PATH_SERVICE.torsocks),
     reaped: () => reapedChildrenCpuMs(rig.postfixMasterPid),

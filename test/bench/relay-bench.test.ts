@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { findProgram, needPrograms, needRoot } from '../helpers/system.ts';
 import { runBurst, type BurstSpec } from './postfix-burst.ts';
 import { BENCH_ONION } from './postfix-rig.ts';
-import { PATH_DOMAIN, relayProbes, startRelayRig, verifyRelayBurst, type RelayBenchPath, type RelayRig } from './relay-rig.ts';
+import { PATH_DOMAIN, PATH_SERVICE, relayProbes, startRelayRig, verifyRelayBurst, type RelayBenchPath, type RelayRig } from './relay-rig.ts';
 import { arrivalProblems, parseSinkDump, smtpSourceRecipients } from './sink-dump.ts';
 
 const DUMP = [
@@ -96,10 +96,12 @@ describe('bench:relay harness on a real Postfix', { skip }, () => {
     assert.equal(delivered().length, messages, `the relay logged one line per delivery:\n${rig?.daemonLog() ?? ''}`);
   });
 
-  test('torsocks path: Postfix smtp under torsocks -> SOCKS -> sink, every message once', async () => {
-    const { connects, cpuMs } = await burst('torsocks');
-    assert.ok(connects >= 1 && connects <= messages, `${connects} SOCKS CONNECTs`);
-    assert.ok((cpuMs['smtp+torsocks'] ?? -1) >= 0 && (cpuMs['reaped'] ?? -1) >= 0, 'the smtp and reaped CPU are readable');
-    assert.ok(rig !== undefined && rig.tor.requests.every((r) => r.command === 'connect' && r.atyp === 3), 'every stream is a hostname CONNECT');
-  });
+  for (const path of ['torsocks', 'torsocks-nocache'] as const) {
+    test(`${path} path: Postfix smtp under torsocks -> SOCKS -> sink, every message once`, async () => {
+      const { connects, cpuMs } = await burst(path);
+      assert.ok(connects >= 1 && connects <= messages, `${connects} SOCKS CONNECTs`);
+      assert.ok((cpuMs[PATH_SERVICE[path]] ?? -1) >= 0 && (cpuMs['reaped'] ?? -1) >= 0, 'the smtp and reaped CPU are readable');
+      assert.ok(rig !== undefined && rig.tor.requests.every((r) => r.command === 'connect' && r.atyp === 3), 'every stream is a hostname CONNECT');
+    });
+  }
 });

@@ -10,9 +10,9 @@
 // Each path has its own recipient domain (transport_maps decides the path), both pinned to or
 // routed at the same onion; both transports are stock Postfix clients with their default connection
 // caching. The Postfix configuration lives here, not in examples/: the smtp_tor wrapper is written
-// into the rig's directory with its torsocks.conf. Both transports get a large max_idle and max_use
-// so that no client process exits during a burst: their CPU time is read from /proc while they
-// live (a process that exits takes it into the master's cutime, which the bench watches).
+// into the rig's directory with its torsocks.conf. Every Postfix service gets a large max_idle and
+// max_use so that no process exits during a burst: client CPU time is read from /proc while the
+// clients live (a process that exits takes it into the master's cutime, which the bench watches).
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -29,22 +29,29 @@ import { startSmtpSink, type SmtpSink } from './postfix-sink.ts';
 import { preciseCpuMs } from './proc-cpu.ts';
 import { arrivalProblems, parseSinkDump, type SinkTransaction } from './sink-dump.ts';
 
-export type RelayBenchPath = 'relay' | 'torsocks';
+/**
+ * `torsocks-nocache` is `torsocks` with Postfix's connection cache off: torsocks refuses to pass a
+ * socket to Postfix's scache (`sendmsg` of an inet socket fd: EPERM), so the cache the smtptor
+ * transport has by default only costs it time; this variant shows the torsocks path without that.
+ */
+export type RelayBenchPath = 'relay' | 'torsocks' | 'torsocks-nocache';
 
 /** The recipient domain that transport_maps sends down each path. */
 export const PATH_DOMAIN: Readonly<Record<RelayBenchPath, string>> = {
   relay: 'relay.onion-bench.example',
   torsocks: 'torsocks.onion-bench.example',
+  'torsocks-nocache': 'torsocks-nocache.onion-bench.example',
 };
 
 /** The master.cf service of each path, as its client processes name themselves (`-n`). */
 export const PATH_SERVICE: Readonly<Record<RelayBenchPath, string>> = {
   relay: 'onionrelay',
   torsocks: 'smtptor',
+  'torsocks-nocache': 'smtptor_nocache',
 };
 
 /** The Postfix program behind each service, as it logs itself. */
-const PATH_PROGRAM: Readonly<Record<RelayBenchPath, string>> = { relay: 'lmtp', torsocks: 'smtp' };
+const PATH_PROGRAM: Readonly<Record<RelayBenchPath, string>> = { relay: 'lmtp', torsocks: 'smtp', 'torsocks-nocache': 'smtp' };
 
 /** Idle time of cached connections on both paths: Postfix's smtp_connection_cache_time_limit default. */
 export const CONNECTION_IDLE = '2s';
@@ -147,15 +154,23 @@ export async function startRelayRig(programs: RelayRigPrograms, options: RelayRi
     }
     writeFileSync(join(libexec, 'smtp_tor'), `#!/bin/sh\nTORSOCKS_CONF_FILE=${torsocksConf} exec ${programs.torsocks} ${join(libexec, 'smtp')} "$@"\n`, { mode: 0o755 });
 
-    const longLived = '-o max_idle=3600 -o max_use=1000000';
+    // The smtptor service of the examples' master.cf (its smtp_header_checks aside: no header to strip).
+    const asExample = '-o smtp_dns_support_level=disabled -o smtp_tls_security_level=none -o inet_protocols=ipv4';
     const postfix = await startPostfix({
       files: {
-        transport: `${PATH_DOMAIN.relay} onionrelay:unix:${relaySocket}\n${PATH_DOMAIN.torsocks} smtptor:[${BENCH_ONION}]:25\n`,
+        transport: [
+          `${PATH_DOMAIN.relay} ${PATH_SERVICE.relay}:unix:${relaySocket}`,
+          `${PATH_DOMAIN.torsocks} ${PATH_SERVICE.torsocks}:[${BENCH_ONION}]:25`,
+          `${PATH_DOMAIN['torsocks-nocache']} ${PATH_SERVICE['torsocks-nocache']}:[${BENCH_ONION}]:25`,
+          '',
+        ].join('\n'),
       },
-      mainCf: { transport_maps: 'texthash:$config_directory/transport', daemon_directory: libexec },
+      // No Postfix process exits between bursts or during one (smtpd would after 100 sessions).
+      mainCf: { transport_maps: 'texthash:$config_directory/transport', daemon_directory: libexec, max_idle: '3600s', max_use: '1000000' },
       masterCf: [
-        `onionrelay unix - - n - - lmtp ${longLived}`,
-        `smtptor unix - - n - - smtp_tor ${longLived} -o smtp_dns_support_level=disabled -o smtp_tls_security_level=none -o inet_protocols=ipv4`,
+        `${PATH_SERVICE.relay} unix - - n - - lmtp`,
+        `${PATH_SERVICE.torsocks} unix - - n - - smtp_tor ${asExample}`,
+        `${PATH_SERVICE['torsocks-nocache']} unix - - n - - smtp_tor ${asExample} -o smtp_connection_cache_on_demand=no`,
       ].join('\n'),
     });
     closers.push(() => postfix.stop());
@@ -227,14 +242,15 @@ function count(text: string, needle: string): number {
 
 /**
  * What the bench reads around every burst (CPU time so far, ms): our daemon (the relay), the lmtp
- * and the torsocks'd smtp client processes of the two transports, and what the Postfix master has
+ * and the torsocks'd smtp client processes of the transports (by service name), and what the Postfix master has
  * reaped (it should not grow: then no client's CPU time left /proc during the burst).
  */
 export function relayProbes(rig: RelayRig): Record<string, CpuProbe> {
   return {
     relay: () => preciseCpuMs(rig.daemonPid),
     lmtp: () => serviceCpuMs(rig.postfixMasterPid, PATH_SERVICE.relay),
-    'smtp+torsocks': () => serviceCpuMs(rig.postfixMasterPid, PATH_SERVICE.torsocks),
+    [PATH_SERVICE.torsocks]: () => serviceCpuMs(rig.postfixMasterPid, PATH_SERVICE.torsocks),
+    [PATH_SERVICE['torsocks-nocache']]: () => serviceCpuMs(rig.postfixMasterPid, PATH_SERVICE['torsocks-nocache']),
     reaped: () => reapedChildrenCpuMs(rig.postfixMasterPid),
   };
 }

@@ -15,13 +15,17 @@ import { formatTable, peakRssBytes } from './measure.ts';
 import { runBurst, type BurstResult, type BurstSpec } from './postfix-burst.ts';
 import { BENCH_ONION } from './postfix-rig.ts';
 import { median, roundOrder, throughputRatios } from './postfix-stats.ts';
-import { CONNECTION_IDLE, PATH_DOMAIN, relayProbes, startRelayRig, verifyRelayBurst, type RelayBenchPath as Path, type RelayRig } from './relay-rig.ts';
+import { CONNECTION_IDLE, PATH_DOMAIN, PATH_SERVICE, relayProbes, startRelayRig, verifyRelayBurst, type RelayBenchPath as Path, type RelayRig } from './relay-rig.ts';
 import { smtpSourceRecipients } from './sink-dump.ts';
 
-const PATHS: readonly Path[] = ['relay', 'torsocks'];
-const PATH_LABEL: Readonly<Record<Path, string>> = { relay: '(a) relay', torsocks: '(b) torsocks smtp' };
+const ALL_PATHS: readonly Path[] = ['relay', 'torsocks', 'torsocks-nocache'];
+const PATH_LABEL: Readonly<Record<Path, string>> = {
+  relay: '(a) relay',
+  torsocks: '(b) torsocks smtp',
+  'torsocks-nocache': '(c) torsocks, no cache',
+};
 /** The CPU the issue compares: the relay's own process, the torsocks'd smtp processes. */
-const OWN_CPU: Readonly<Record<Path, string>> = { relay: 'relay', torsocks: 'smtp+torsocks' };
+const OWN_CPU: Readonly<Record<Path, string>> = { relay: 'relay', torsocks: PATH_SERVICE.torsocks, 'torsocks-nocache': PATH_SERVICE['torsocks-nocache'] };
 const TARGET_SPEEDUP = 3;
 const COLD_TIMEOUT_MS = 30_000;
 
@@ -33,6 +37,7 @@ interface Options {
   readonly size: number;
   readonly warmup: number;
   readonly logLevel: string;
+  readonly paths: readonly Path[];
 }
 
 interface Run extends BurstResult {
@@ -48,7 +53,9 @@ const HELP = `usage: node dist/test/bench/relay.js [options]
   --sessions S   parallel SMTP sessions of smtp-source into Postfix (default 10)
   --size BYTES   message payload (default 4096)
   --warmup N     unmeasured messages per path before the rounds (default 20; 0: none)
-  --log-level L  the daemon's log.level (default info: one line per delivery, as deployed)`;
+  --log-level L  the daemon's log.level (default info: one line per delivery, as deployed)
+  --paths LIST   of relay, torsocks, torsocks-nocache (default all; relay and torsocks are
+                 the issue's (a) and (b))`;
 
 function wholeNumber(raw: string | undefined, fallback: number, what: string, min: number): number {
   if (raw === undefined) return fallback;
@@ -68,6 +75,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
       size: { type: 'string' },
       warmup: { type: 'string' },
       'log-level': { type: 'string' },
+      paths: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -80,7 +88,16 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     size: wholeNumber(values.size, 4096, 'size', 0),
     warmup: wholeNumber(values.warmup, 20, 'warmup', 0),
     logLevel: values['log-level'] ?? 'info',
+    paths: parsePaths(values.paths),
   };
+}
+
+function parsePaths(raw: string | undefined): Path[] {
+  if (raw === undefined) return [...ALL_PATHS];
+  const names = raw.split(',').map((p) => p.trim());
+  const unknown = names.filter((p) => !(ALL_PATHS as readonly string[]).includes(p));
+  if (unknown.length > 0 || names.length === 0) throw new Error(`--paths: unknown ${unknown.join(', ')} (of ${ALL_PATHS.join(', ')})`);
+  return ALL_PATHS.filter((p) => names.includes(p));
 }
 
 const PROGRAMS = ['postfix', 'postconf', 'postqueue', 'sendmail', 'smtp-source', 'smtp-sink', 'torsocks'] as const;
@@ -141,7 +158,7 @@ function describeRun(label: string, messages: number, r: BurstResult & { connect
     .map(([name, ms]) => `${name} ${perMessage(ms, messages)}`)
     .join(', ');
   return (
-    `${label.padEnd(22)} ${String(messages).padStart(5)} msgs  ${r.seconds.toFixed(3).padStart(7)} s  ` +
+    `${label.padEnd(26)} ${String(messages).padStart(5)} msgs  ${r.seconds.toFixed(3).padStart(7)} s  ` +
     `${(messages / r.seconds).toFixed(1).padStart(6)} msg/s  ${String(r.connects).padStart(4)} CONNECTs  ` +
     `busy ${r.machineBusyPercent.toFixed(0)}%  CPU ms/msg: ${cpu}`
   );
@@ -152,8 +169,8 @@ function cpuMedian(runs: readonly Run[], probe: string, messages: number): numbe
   return values.length === 0 ? undefined : median(values) / messages;
 }
 
-function summaryTable(runs: readonly Run[], probes: readonly string[], messages: number): string {
-  const rows = PATHS.map((path) => {
+function summaryTable(runs: readonly Run[], paths: readonly Path[], probes: readonly string[], messages: number): string {
+  const rows = paths.map((path) => {
     const mine = runs.filter((r) => r.path === path);
     const rates = mine.map((r) => messages / r.seconds);
     return [
@@ -205,41 +222,51 @@ async function measure(rig: RelayRig, options: Options): Promise<void> {
   const version = (await rig.postfix.postconf('-dh', 'mail_version')).trim();
   const cpu = cpus();
   const probes = Object.keys(relayProbes(rig));
+  const { paths } = options;
   process.stdout.write(
     `bench:relay: ${options.messages} messages of ${options.size} bytes to one onion, injected over ${options.sessions} SMTP sessions; ` +
-      `${options.rounds} rounds of ${PATHS.join(', ')}; ${options.delayMs} ms per new SOCKS CONNECT; idle connections kept ${CONNECTION_IDLE} on both paths\n` +
+      `${options.rounds} rounds of ${paths.join(', ')}; ${options.delayMs} ms per new SOCKS CONNECT; idle connections kept ${CONNECTION_IDLE} on every path\n` +
       `Postfix ${version}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model ?? 'unknown'}); daemon log level ${options.logLevel}\n` +
-      `CPU ms/msg (run time of every thread, /proc/<pid>/task/*/schedstat): relay = onionmx-milter serve; lmtp, smtp+torsocks = the\n` +
-      `client processes of the onionrelay and smtptor services; reaped = CPU of Postfix processes that exited during the burst\n` +
+      `CPU ms/msg (run time of every thread, /proc/<pid>/task/*/schedstat): relay = onionmx-milter serve; ${probes.slice(1, -1).join(', ')} = the\n` +
+      `client processes of those master.cf services; reaped = CPU of Postfix processes that exited during the burst\n` +
       `(the master's cutime + cstime; 0: nothing escaped the per-process reading)\n\n`,
   );
   if (options.warmup > 0) {
-    for (const path of PATHS) process.stdout.write(`${describeRun(`warm-up ${path}`, options.warmup, await burst(rig, options, path, options.warmup))}\n`);
+    for (const path of paths) process.stdout.write(`${describeRun(`warm-up ${path}`, options.warmup, await burst(rig, options, path, options.warmup))}\n`);
   }
   const runs: Run[] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    for (const path of roundOrder(PATHS, round)) {
+    for (const path of roundOrder(paths, round)) {
       const r = await burst(rig, options, path, options.messages);
       runs.push({ ...r, round, path });
       process.stdout.write(`${describeRun(`round ${round} ${path}`, options.messages, r)}\n`);
     }
   }
   const rss = peakRssBytes(rig.daemonPid);
-  const speedup = throughputRatios(runs, 'relay', 'torsocks');
-  const relayCpu = cpuMedian(runs.filter((r) => r.path === 'relay'), OWN_CPU.relay, options.messages);
-  const smtpCpu = cpuMedian(runs.filter((r) => r.path === 'torsocks'), OWN_CPU.torsocks, options.messages);
-  const lmtpCpu = cpuMedian(runs.filter((r) => r.path === 'relay'), 'lmtp', options.messages);
-  const cpuMet = relayCpu !== undefined && smtpCpu !== undefined && relayCpu <= smtpCpu;
+  const ownCpu = (path: Path): number | undefined => cpuMedian(runs.filter((r) => r.path === path), OWN_CPU[path], options.messages);
+  const lines = [`\n${summaryTable(runs, paths, probes, options.messages)}\n`];
+  if (paths.includes('relay')) {
+    const relayCpu = ownCpu('relay');
+    const lmtpCpu = cpuMedian(runs.filter((r) => r.path === 'relay'), 'lmtp', options.messages);
+    for (const other of paths.filter((p) => p !== 'relay')) {
+      const speedup = throughputRatios(runs, 'relay', other);
+      const otherCpu = ownCpu(other);
+      const target = other === 'torsocks' ? ' (the issue\'s targets)' : ' (for comparison)';
+      lines.push(
+        `(a) relay against ${PATH_LABEL[other]}${target}: throughput ${speedup.ofMedians.toFixed(2)}x (ratio of median times); per round ${speedup.perRound.map((r) => r.toFixed(2)).join(' ')}`,
+        `${speedup.ofMedians >= TARGET_SPEEDUP ? 'PASS' : 'MISS'}  relay ${speedup.ofMedians.toFixed(2)}x the throughput (target >= ${TARGET_SPEEDUP}x)`,
+        `${relayCpu !== undefined && otherCpu !== undefined && relayCpu <= otherCpu ? 'PASS' : 'MISS'}  relay CPU ${relayCpu?.toFixed(3) ?? '?'} ms/msg <= ` +
+          `torsocks'd smtp CPU ${otherCpu?.toFixed(3) ?? '?'} ms/msg`,
+      );
+    }
+    lines.push(
+      `path (a) with Postfix's lmtp processes: ${relayCpu === undefined || lmtpCpu === undefined ? '?' : (relayCpu + lmtpCpu).toFixed(3)} ms/msg`,
+      `relay peak RSS (VmHWM): ${rss === undefined ? '?' : (rss / 2 ** 20).toFixed(1)} MB`,
+    );
+  }
   const reaped = runs.reduce((n, r) => n + (r.cpuMs['reaped'] ?? 0), 0);
-  process.stdout.write(
-    `\n${summaryTable(runs, probes, options.messages)}\n\n` +
-      `(a)/(b) throughput: ${speedup.ofMedians.toFixed(2)}x (ratio of median times); per round ${speedup.perRound.map((r) => r.toFixed(2)).join(' ')}\n` +
-      `${speedup.ofMedians >= TARGET_SPEEDUP ? 'PASS' : 'MISS'}  (a) relay ${speedup.ofMedians.toFixed(2)}x the throughput of (b) torsocks smtp (target >= ${TARGET_SPEEDUP}x)\n` +
-      `${cpuMet ? 'PASS' : 'MISS'}  relay CPU ${relayCpu?.toFixed(3) ?? '?'} ms/msg <= torsocks smtp CPU ${smtpCpu?.toFixed(3) ?? '?'} ms/msg ` +
-      `(with Postfix's lmtp processes, path (a) costs ${relayCpu === undefined || lmtpCpu === undefined ? '?' : (relayCpu + lmtpCpu).toFixed(3)} ms/msg)\n` +
-      `relay peak RSS (VmHWM): ${rss === undefined ? '?' : (rss / 2 ** 20).toFixed(1)} MB\n` +
-      (reaped > 0 ? `note: ${reaped} ms of CPU left /proc with exited Postfix processes during bursts: the per-service figures may be low\n` : ''),
-  );
+  if (reaped > 0) lines.push(`note: ${reaped} ms of CPU left /proc with exited Postfix processes during bursts: the per-service figures may be low`);
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((err: unknown) => {

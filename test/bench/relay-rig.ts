@@ -30,9 +30,10 @@ import { preciseCpuMs } from './proc-cpu.ts';
 import { arrivalProblems, parseSinkDump, type SinkTransaction } from './sink-dump.ts';
 
 /**
- * `torsocks-nocache` is `torsocks` with Postfix's connection cache off: torsocks refuses to pass a
- * socket to Postfix's scache (`sendmsg` of an inet socket fd: EPERM), so the cache the smtptor
- * transport has by default only costs it time; this variant shows the torsocks path without that.
+ * `torsocks-nocache` is `torsocks` with Postfix's connection cache off: torsocks refuses to take a
+ * cached connection from Postfix's scache (its recvmsg: "Inet socket passing detected. Denying it.",
+ * EPERM), so the cache the smtptor transport has by default only costs it time; this variant shows
+ * the torsocks path without that.
  */
 export type RelayBenchPath = 'relay' | 'torsocks' | 'torsocks-nocache';
 
@@ -66,6 +67,8 @@ export interface RelayRigOptions {
   /** How long the fake Tor holds every new CONNECT (the rendezvous); default 0. */
   readonly connectDelayMs?: number;
   readonly daemonLogLevel?: string;
+  /** Node flags for the daemon's process (e.g. --cpu-prof). */
+  readonly daemonNodeFlags?: readonly string[];
 }
 
 export interface RelayRig {
@@ -125,7 +128,7 @@ export async function startRelayRig(programs: RelayRigPrograms, options: RelayRi
         group: mailGroup,
         dnsPort: dns.port,
         logLevel: options.daemonLogLevel ?? 'info',
-        nodeFlags: [],
+        nodeFlags: options.daemonNodeFlags ?? [],
         extraConfig: [
           'relay:',
           `  listen: unix:${relaySocket}`,

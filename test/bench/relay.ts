@@ -4,11 +4,13 @@
 // alternate the two paths; every burst starts with no SOCKS connection open. Measurement only.
 //
 //   node dist/test/bench/relay.js [--messages 200] [--rounds 3] [--delay 300] [--sessions 10]
-//                                 [--size 4096] [--warmup 20] [--log-level info]
+//                                 [--size 4096] [--warmup 20] [--log-level info] [--paths LIST] [--profile DIR]
 //
 // Needs root (a Postfix instance), Debian's postfix and torsocks (postfix, postconf, smtp-source,
 // smtp-sink, torsocks); without them it says so and exits 0.
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findProgram } from '../helpers/system.ts';
 import { formatTable, peakRssBytes } from './measure.ts';
@@ -38,6 +40,7 @@ interface Options {
   readonly warmup: number;
   readonly logLevel: string;
   readonly paths: readonly Path[];
+  readonly profileDir: string | undefined;
 }
 
 interface Run extends BurstResult {
@@ -55,7 +58,8 @@ const HELP = `usage: node dist/test/bench/relay.js [options]
   --warmup N     unmeasured messages per path before the rounds (default 20; 0: none)
   --log-level L  the daemon's log.level (default info: one line per delivery, as deployed)
   --paths LIST   of relay, torsocks, torsocks-nocache (default all; relay and torsocks are
-                 the issue's (a) and (b))`;
+                 the issue's (a) and (b))
+  --profile DIR  run the daemon under node --cpu-prof, profile written to DIR at the end`;
 
 function wholeNumber(raw: string | undefined, fallback: number, what: string, min: number): number {
   if (raw === undefined) return fallback;
@@ -76,6 +80,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
       warmup: { type: 'string' },
       'log-level': { type: 'string' },
       paths: { type: 'string' },
+      profile: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -89,6 +94,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     warmup: wholeNumber(values.warmup, 20, 'warmup', 0),
     logLevel: values['log-level'] ?? 'info',
     paths: parsePaths(values.paths),
+    profileDir: values.profile === undefined ? undefined : resolve(values.profile),
   };
 }
 
@@ -207,15 +213,21 @@ async function main(): Promise<void> {
     process.stdout.write(`bench:relay skipped: ${why}\n`);
     return;
   }
+  if (options.profileDir !== undefined) mkdirSync(options.profileDir, { recursive: true });
   const rig = await startRelayRig(
     { smtpSink: program('smtp-sink'), postconf: program('postconf'), torsocks: program('torsocks') },
-    { connectDelayMs: options.delayMs, daemonLogLevel: options.logLevel },
+    {
+      connectDelayMs: options.delayMs,
+      daemonLogLevel: options.logLevel,
+      ...(options.profileDir === undefined ? {} : { daemonNodeFlags: ['--cpu-prof', '--cpu-prof-dir', options.profileDir] }),
+    },
   );
   try {
     await measure(rig, options);
   } finally {
     await rig.close();
   }
+  if (options.profileDir !== undefined) process.stdout.write(`daemon CPU profile written to ${options.profileDir}\n`);
 }
 
 async function measure(rig: RelayRig, options: Options): Promise<void> {

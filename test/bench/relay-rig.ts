@@ -1,4 +1,4 @@
-// The relay benchmark's setup: one throw-away Postfix instance that delivers one onion's mail two
+// The relay benchmark's setup: one throw-away Postfix instance that delivers one onion's mail three
 // ways, the Tor stand-in (test/helpers/fake-tor.ts, optionally holding every new CONNECT as a
 // rendezvous would) and Postfix's smtp-sink behind it as the onion's server.
 //
@@ -6,10 +6,11 @@
 //                  -> SOCKS5 -> fake Tor -> smtp-sink
 //   torsocks path: smtpd -> transport smtptor (Postfix's smtp under torsocks, as the smtptor
 //                  transport of the examples did) -> SOCKS5 -> fake Tor -> smtp-sink
+//   torsocks-nocache: the same with Postfix's connection cache off (see RelayBenchPath)
 //
-// Each path has its own recipient domain (transport_maps decides the path), both pinned to or
-// routed at the same onion; both transports are stock Postfix clients with their default connection
-// caching. The Postfix configuration lives here, not in examples/: the smtp_tor wrapper is written
+// Each path has its own recipient domain (transport_maps decides the path), all pinned to or
+// routed at the same onion; the transports are stock Postfix clients with their default connection
+// caching (but the last). The Postfix configuration lives here, not in examples/: the smtp_tor wrapper is written
 // into the rig's directory with its torsocks.conf. Every Postfix service gets a large max_idle and
 // max_use so that no process exits during a burst: client CPU time is read from /proc while the
 // clients live (a process that exits takes it into the master's cutime, which the bench watches).

@@ -4,7 +4,7 @@
 // alternate the two paths; every burst starts with no SOCKS connection open. Measurement only.
 //
 //   node dist/test/bench/relay.js [--messages 200] [--rounds 3] [--delay 300] [--sessions 10]
-//                                 [--size 4096] [--warmup 20] [--log-level info] [--paths LIST] [--profile DIR]
+//                                 [--size 4096] [--warmup 200] [--log-level info] [--paths LIST] [--profile DIR]
 //
 // Needs root (a Postfix instance), Debian's postfix and torsocks (postfix, postconf, smtp-source,
 // smtp-sink, torsocks); without them it says so and exits 0.
@@ -55,7 +55,7 @@ const HELP = `usage: node dist/test/bench/relay.js [options]
   --delay MS     the fake Tor holds every new CONNECT this long, as a rendezvous (default 300)
   --sessions S   parallel SMTP sessions of smtp-source into Postfix (default 10)
   --size BYTES   message payload (default 4096)
-  --warmup N     unmeasured messages per path before the rounds (default 20; 0: none)
+  --warmup N     unmeasured messages per path before the rounds (default 200; 0: none)
   --log-level L  the daemon's log.level (default info: one line per delivery, as deployed)
   --paths LIST   of relay, torsocks, torsocks-nocache (default all; relay and torsocks are
                  the issue's (a) and (b))
@@ -91,7 +91,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     delayMs: wholeNumber(values.delay, 300, 'delay', 0),
     sessions: wholeNumber(values.sessions, 10, 'sessions', 1),
     size: wholeNumber(values.size, 4096, 'size', 0),
-    warmup: wholeNumber(values.warmup, 20, 'warmup', 0),
+    warmup: wholeNumber(values.warmup, 200, 'warmup', 0),
     logLevel: values['log-level'] ?? 'info',
     paths: parsePaths(values.paths),
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { SmtpSink } from './postfix-sink.ts';
+import { preciseCpuMs } from './proc-cpu.ts';
 
 export interface BurstSpec {
   readonly smtpSource: string;
@@ -115,6 +116,39 @@ export function processGroupCpuMs(leader: number): number | undefined {
     if (stat?.pgrp === leader) total += stat.ownMs;
   }
   return total;
+}
+
+/**
+ * CPU time (ms, preciseCpuMs) of the live processes of one master.cf service (`-n <service>` in their command
+ * line) in the process group of a Postfix master. Processes that exit take their time with them
+ * (into the master's cutime, see reapedChildrenCpuMs), so a caller diffing two readings must check
+ * that nothing was reaped in between.
+ */
+export function serviceCpuMs(leader: number, service: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (readStat(pid)?.pgrp !== leader || !runsService(pid, service)) continue;
+    total += preciseCpuMs(pid) ?? 0;
+  }
+  return total;
+}
+
+/** What a Postfix master has reaped so far: the CPU time (ms) of its children that exited. */
+export function reapedChildrenCpuMs(leader: number): number | undefined {
+  return readStat(leader)?.childrenMs;
+}
+
+function runsService(pid: number, service: string): boolean {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+  } catch {
+    return false;
+  }
+  const at = argv.indexOf('-n');
+  return at >= 0 && argv[at + 1] === service;
 }
 
 // USER_HZ is 100 on every Linux architecture Node supports.

@@ -175,19 +175,31 @@ export async function startRig(programs: RigPrograms, options: RigOptions = {}):
   }
 }
 
-interface DaemonSettings {
+export interface DaemonSettings {
   readonly socket: string;
   readonly group: string;
   readonly dnsPort: number;
   readonly logLevel: string;
   readonly nodeFlags: readonly string[];
+  /** More top-level config sections (YAML), e.g. `relay:` and `tor:`. */
+  readonly extraConfig?: string;
 }
 
-async function startDaemon(dir: string, s: DaemonSettings): Promise<{ child: ChildProcess; pid: number; logFile: string }> {
+/**
+ * `onionmx-milter serve` with its files in `dir`: the bench domain pinned to BENCH_ONION (plus
+ * `extraPins`), DNS to a silent loopback server, log to dir/daemon.log; resolves once the milter
+ * socket accepts. Killed at process end like every process of the rig.
+ */
+export async function startDaemon(
+  dir: string,
+  s: DaemonSettings,
+  extraPins: readonly string[] = [],
+): Promise<{ child: ChildProcess; pid: number; logFile: string }> {
+  installHooks();
   const pins = join(dir, 'pins.yml');
   const config = join(dir, 'config.yml');
   const logFile = join(dir, 'daemon.log');
-  writeFileSync(pins, `${BENCH_DOMAIN}: ${BENCH_ONION}\n`);
+  writeFileSync(pins, [BENCH_DOMAIN, ...extraPins].map((domain) => `${domain}: ${BENCH_ONION}\n`).join(''));
   writeFileSync(
     config,
     [
@@ -201,7 +213,7 @@ async function startDaemon(dir: string, s: DaemonSettings): Promise<{ child: Chi
       `  servers: ["127.0.0.1:${s.dnsPort}"]`,
       'log:',
       `  level: ${s.logLevel}`,
-      '',
+      s.extraConfig ?? '',
     ].join('\n'),
   );
   // The daemon logs to a file, as it would to journald: one JSON line per message at info.
@@ -271,7 +283,7 @@ function accepts(socketPath: string): Promise<boolean> {
 }
 
 /** A UDP "DNS server" on loopback that counts queries and never answers. */
-function silentDnsServer(): Promise<{ socket: Socket; port: number; queries: () => number }> {
+export function silentDnsServer(): Promise<{ socket: Socket; port: number; queries: () => number }> {
   return new Promise((resolve, reject) => {
     let queries = 0;
     const socket = createSocket('udp4');
@@ -287,7 +299,8 @@ function silentDnsServer(): Promise<{ socket: Socket; port: number; queries: () 
 
 /** A port that was free a moment ago (bound to port 0 and closed); the caller binds it soon after. */
 
-function track(child: ChildProcess): void {
+/** Kills `child` at process end unless it has exited by then. */
+export function track(child: ChildProcess): void {
   running.add(child);
   child.once('exit', () => running.delete(child));
 }

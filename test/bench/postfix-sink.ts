@@ -41,15 +41,18 @@ export interface SmtpSink {
  * Starts `smtp-sink -c -u <user> 127.0.0.1:<port> <backlog>` and resolves once it accepts
  * connections (its first counter line is printed only on traffic, so readiness is probed by
  * connecting). The caller picks the port; a bind failure rejects. `track` sees the child process
- * at once, for the caller's kill-on-exit bookkeeping.
+ * at once, for the caller's kill-on-exit bookkeeping. `dumpFile`: every transaction (envelope as
+ * X-Rcpt-Args etc., then the message) is appended there (`-D`); `user` must be able to write it.
  */
 export async function startSmtpSink(
   program: string,
   port: number,
   user: string,
   track: (child: ChildProcess) => void = () => undefined,
+  dumpFile?: string,
 ): Promise<SmtpSink> {
-  const child = spawn(program, ['-c', '-u', user, `127.0.0.1:${port}`, '256'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const dump = dumpFile === undefined ? [] : ['-D', dumpFile];
+  const child = spawn(program, ['-c', '-u', user, ...dump, `127.0.0.1:${port}`, '256'], { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   const parser = new SinkCounterParser();
   let stderr = '';

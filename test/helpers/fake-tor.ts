@@ -32,6 +32,9 @@
 // 0x01-0x08 or Tor's 0xF0-0xF7, any byte really), 'hang' (never reply, keep the socket open),
 // 'close' (close the connection without a reply), 'slow' (wait `delayMs`, then answer `then`, which
 // defaults to 'route'), 'garbage' (write the given bytes as the reply and close).
+// `connectDelayMs` holds every CONNECT that long before any of that is decided: the onion service
+// rendezvous a new stream pays (benchmarks; 0 by default). `clientsOpen` counts SOCKS clients
+// still connected (a pool's idle sessions, a client's cached connections).
 import { createServer, connect as tcpConnect, isIPv4, type Server, type Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 
@@ -79,6 +82,8 @@ export interface FakeTorOptions {
   /** Names answered by RESOLVE (0xF0): name -> IPv4 address. */
   readonly resolve?: Readonly<Record<string, string>>;
   readonly auth?: 'tor' | 'no-auth-only' | 'require-password';
+  /** Every CONNECT waits this long before it is answered (a rendezvous); default 0. */
+  readonly connectDelayMs?: number;
 }
 
 export interface FakeTor {
@@ -89,6 +94,8 @@ export interface FakeTor {
   readonly usernames: readonly (string | undefined)[];
   /** TCP connections accepted so far. */
   readonly connectionCount: number;
+  /** Client connections not closed yet. */
+  readonly clientsOpen: number;
   route(destination: string, target: RouteTarget): void;
   setReply(key: string, reply: FakeTorReply | undefined): void;
   connects(destination: string): number;
@@ -109,6 +116,7 @@ export async function startFakeTor(options: FakeTorOptions = {}): Promise<FakeTo
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let connectionCount = 0;
+  let clientsOpen = 0;
 
   const chooseReply = (request: SocksRequest): FakeTorReply => {
     const explicit = replies.get(request.destination) ?? replies.get(request.host);
@@ -125,7 +133,11 @@ export async function startFakeTor(options: FakeTorOptions = {}): Promise<FakeTo
     connectionCount += 1;
     const connection = connectionCount;
     sockets.add(client);
-    client.on('close', () => sockets.delete(client));
+    clientsOpen += 1;
+    client.on('close', () => {
+      sockets.delete(client);
+      clientsOpen -= 1;
+    });
     client.on('error', () => {
       // The client went away; nothing to record.
     });
@@ -230,7 +242,16 @@ export async function startFakeTor(options: FakeTorOptions = {}): Promise<FakeTo
         client.end();
         return;
       }
-      answer(request, chooseReply(request));
+      const delayMs = options.connectDelayMs ?? 0;
+      if (delayMs <= 0) {
+        answer(request, chooseReply(request));
+        return;
+      }
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (!client.destroyed) answer(request, chooseReply(request));
+      }, delayMs);
+      timers.add(timer);
     };
 
     // Returns true when it consumed a complete message and may be called again.
@@ -351,6 +372,9 @@ export async function startFakeTor(options: FakeTorOptions = {}): Promise<FakeTo
     },
     get connectionCount() {
       return connectionCount;
+    },
+    get clientsOpen() {
+      return clientsOpen;
     },
     route(destination, target) {
       routes.set(destination.toLowerCase(), target);

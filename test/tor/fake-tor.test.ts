@@ -167,6 +167,40 @@ describe('fake tor', () => {
   });
 });
 
+describe('fake tor with a rendezvous delay per CONNECT', () => {
+  let sink: Sink;
+  let tor: FakeTor;
+  before(async () => {
+    sink = await startSink();
+    tor = await startFakeTor({ routes: { [`${ONION}:25`]: { host: '127.0.0.1', port: sink.port } }, connectDelayMs: 60_000 });
+  });
+  after(async () => {
+    await tor.close();
+    await sink.close();
+  });
+
+  it('holds a CONNECT unanswered (the client stays connected) until the delay is over; close() ends the wait', async () => {
+    assert.equal(tor.clientsOpen, 0);
+    const client = connect(tor.port, '127.0.0.1');
+    client.write(NO_AUTH);
+    const [selected] = (await once(client, 'data')) as [Buffer];
+    assert.deepEqual([...selected], [0x05, 0x00]);
+    let got = Buffer.alloc(0);
+    client.on('data', (c: Buffer) => (got = Buffer.concat([got, c])));
+    // A failing reply is sent at once when nothing holds it (before waitForRequests resolves).
+    tor.setReply(`${OTHER}:25`, { kind: 'fail', rep: 0xf2 });
+    client.write(connectRequest(OTHER, 25));
+    await tor.waitForRequests(1);
+    assert.equal(tor.clientsOpen, 1);
+    assert.equal(tor.requests[0]?.rep, undefined, 'not answered yet');
+    assert.equal(got.length, 0, 'no reply on the wire');
+    const closed = once(client, 'close');
+    await tor.close();
+    await closed;
+    assert.equal(tor.clientsOpen, 0);
+  });
+});
+
 describe('torsocks in front of the fake tor', { skip: needPrograms('torsocks', 'swaks') }, () => {
   let sink: Sink;
   let tor: FakeTor;

@@ -21,6 +21,7 @@ import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveRpc, type RpcHandler } from './netns-worker.ts';
+import { freePort } from './ports.ts';
 import { startDnsServer, type Behaviour, type DnsTestServer, type FixtureRecord } from './dns-server.ts';
 import { startTorDns, type TorDns } from './exim-tor-dns.ts';
 import { startFakeTor, type FakeTor } from './fake-tor.ts';
@@ -52,8 +53,10 @@ export interface MtaLabParts {
   /** The resolver on 127.0.0.1:53 (the Tor DNSPort stand-in). */
   readonly resolver: TorDns;
   readonly tor: FakeTor;
-  /** The relay's LMTP listener (relay.listen), a unix socket in `dir`. */
+  /** The relay's LMTP listener (relay.listen) by default: a unix socket in `dir`. */
   readonly relaySocket: string;
+  /** A free loopback port, for a lab whose MTA reaches the relay over TCP instead. */
+  readonly relayPort: number;
 }
 
 export interface RunningMta {
@@ -141,7 +144,7 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
   const resolver = await startTorDns({ address: '127.0.0.1', port: 53, upstream: { address: '127.0.0.1', port: dns.port }, firstAddress: VIRTUAL_FIRST_ADDRESS });
   cleanups.push(() => resolver.close());
   const relaySocket = join(dir, 'relay.sock');
-  const parts: MtaLabParts = { dir, dns, resolver, tor, relaySocket };
+  const parts: MtaLabParts = { dir, dns, resolver, tor, relaySocket, relayPort: await freePort() };
   const pins = join(dir, 'pins.yml');
   writeFileSync(pins, `${PINNED_DOMAIN}: ${ONION}\n`);
 

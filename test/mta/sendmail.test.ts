@@ -76,6 +76,8 @@ describe('real Sendmail routing onion mail through the milter and the socket map
   const relayLine = (domain: string, since: number): Promise<RelayDeliveryLine> => lab.call<RelayDeliveryLine>('relayDelivery', domain, since);
   /** The queue listing once it names `present` and none of `absent` (regular expressions). */
   const queueWith = (present: string, absent: string[] = []): Promise<string> => lab.call<string>('waitForQueue', present, absent);
+  /** A `-v -bp` listing's recipient line for `address` followed by its status line, deferred with `reply`. */
+  const deferredAs = (address: string, reply: string): string => `<${literal(address)}>\\s*\\(Deferred: ${literal(reply)} `;
   /** The queue entry (qid line through its recipients) that names `address`. */
   const entryOf = (listing: string, address: string): string => listing.split(/\n(?=\S)/).find((e) => e.includes(address)) ?? '';
   const send = (from: string, to: string[], subject: string): Promise<TransactionResult> =>
@@ -127,7 +129,8 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     assert.equal(result.data?.code, 250, JSON.stringify(result));
     const line = await relayLine(ONION_DOMAIN, since);
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply]), [['deferred', '451 4.3.0']]);
-    const listing = await queueWith('retry-me@');
+    // The relay's line comes before Sendmail records the attempt: wait for the recipient's status.
+    const listing = await queueWith(deferredAs(`retry-me@${ONION_DOMAIN}`, '451 4.3.0'));
     assert.match(entryOf(listing, 'retry-me@'), /451 4\.3\.0 Try again later/, listing);
     assert.deepEqual(await delivered('onion', subject), []);
 
@@ -147,7 +150,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply, r.tor]), [['deferred', '451 4.4.1', 'F2']]);
     // Sendmail logs to syslog only; its queue file keeps the reply of the last attempt (mailq shows
     // the first 100 characters of it).
-    const listing = await queueWith(`dora@${literal(TOR_F2_DOMAIN)}`);
+    const listing = await queueWith(deferredAs(`dora@${TOR_F2_DOMAIN}`, '451 4.4.1'));
     const qid = entryOf(listing, `dora@${TOR_F2_DOMAIN}`).split(/\s/)[0] ?? '';
     const qf = await lab.call<string>('queueFile', qid);
     assert.match(qf, /^MDeferred: 451 4\.4\.1 .*introduction.*\[Tor code F2\]$/im, qf);
@@ -255,7 +258,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     assert.equal(result.data?.code, 250, JSON.stringify(result));
     const line = await relayLine(PINNED_DOMAIN, since);
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply]), [['deferred', '451 4.4.4']]);
-    const listing = await queueWith(`pat@${literal(PINNED_DOMAIN)}`);
+    const listing = await queueWith(deferredAs(`pat@${PINNED_DOMAIN}`, '451 4.4.4'));
     assert.match(entryOf(listing, `pat@${PINNED_DOMAIN}`), /451 4\.4\.4 No onion route/, listing);
     assert.deepEqual((await socks()).slice(socksBefore), [], 'no SOCKS request');
     assert.equal(await lab.call<number>('sinkConnections', 'clearnet'), clearBefore, 'no clearnet connection');

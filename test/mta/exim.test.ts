@@ -8,6 +8,7 @@
 // - Tor's F2 defers the recipient with Tor's reason in Exim's log, F6 bounces it 5.1.2;
 // - a recipient whose route vanished between RCPT and delivery (SIGHUP removing the pin) is
 //   deferred by the relay (451 4.4.4), and nothing reaches the clearnet;
+// - a queued message waits while the relay is down and is delivered once after its restart;
 // - a forged routing header from the client is removed and the daemon's header added, over SMTP
 //   and for local submissions (acl_not_smtp);
 // - no `.onion` name is ever asked of DNS.
@@ -154,6 +155,30 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     assert.deepEqual((await socks()).slice(socksBefore), [], 'no SOCKS request');
     assert.equal(await lab.call<number>('sinkConnections', 'clearnet'), clearBefore, 'no clearnet connection');
     assert.deepEqual(await delivered('clearnet', subject), []);
+  });
+
+  it('keeps a queued message while the relay is down, and delivers it once after the restart', async () => {
+    const subject = `exim relay down ${TEMPFAIL_ONCE}`;
+    const logSince = await logMark();
+    const result = await send('alice@sender.example', [`wait-me@${ONION_DOMAIN}`], subject);
+    assert.equal(result.data?.code, 250, JSON.stringify(result));
+    const first = await logLine(viaRelay('==', `wait-me@${ONION_DOMAIN}`), logSince);
+    const id = /^\S+ \S+ (\S+) ==/.exec(first)?.[1] ?? '';
+
+    await lab.call('stopDaemon');
+    try {
+      const downSince = await logMark();
+      await lab.call<string>('exim', ['-M', id]);
+      assert.match(await logLine(`${literal(id)} ${viaRelay('==', `wait-me@${ONION_DOMAIN}`)}`, downSince), /Connection refused/);
+      assert.deepEqual(await delivered('onion', subject), []);
+    } finally {
+      await lab.call('startDaemon');
+    }
+    const upSince = await logMark();
+    await lab.call<string>('exim', ['-M', id]);
+    await logLine(`${literal(id)} ${viaRelay('=>', `wait-me@${ONION_DOMAIN}`)}`, upSince);
+    await logLine(`${literal(id)} Completed`, upSince);
+    assert.deepEqual((await delivered('onion', subject)).map((m) => m.to), [[`wait-me@${ONION_DOMAIN}`]], 'delivered once');
   });
 
   it('removes a forged header from clearnet-only mail and adds none', async () => {

@@ -8,6 +8,7 @@
 // - Tor's F2 defers the recipient with Tor's reason in the queue's status, F6 bounces it 5.1.2;
 // - a recipient whose route vanished between RCPT and delivery (SIGHUP removing the pin) is
 //   deferred by the relay (451 4.4.4), and nothing reaches the clearnet;
+// - a queued message waits while the daemon (map and relay) is down, delivered once after its restart;
 // - a clearnet recipient of the same message goes by MX to the clearnet sink, not through Tor;
 // - the milter's routing header is present and a forged one from the client is gone;
 // - a recipient whose route lookup fails (SERVFAIL, or no DNS answer) is never delivered in the
@@ -166,6 +167,29 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     const line = await relayLine(TOR_F6_DOMAIN, since);
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply, r.tor]), [['bounced', '550 5.1.2', 'F6']]);
     await queueWith('', ['earl@']);
+  });
+
+  it('keeps a queued message while the daemon is down, and delivers it once after the restart', async () => {
+    const subject = `sendmail daemon down ${TEMPFAIL_ONCE}`;
+    const result = await send('alice@sender.example', [`wait-me@${ONION_DOMAIN}`], subject);
+    assert.equal(result.data?.code, 250, JSON.stringify(result));
+    await queueWith(deferredAs(`wait-me@${ONION_DOMAIN}`, '451 4.3.0'));
+
+    await lab.call('stopDaemon');
+    try {
+      const down = await lab.call<RunResult>('mta', ['-qRwait-me@']);
+      assert.equal(down.code, 0, JSON.stringify(down));
+      // Neither the map nor the relay answers: the recipient waits, with the map's trouble as its status.
+      await queueWith(`\\(socket map "mailertable": [^\\n]*\\n\\s*<wait-me@${literal(ONION_DOMAIN)}>`);
+      assert.deepEqual(await delivered('onion', subject), []);
+    } finally {
+      await lab.call('startDaemon');
+    }
+    const up = await lab.call<RunResult>('mta', ['-qRwait-me@']);
+    assert.equal(up.code, 0, JSON.stringify(up));
+    await waitFor('onion', subject);
+    await queueWith('', ['wait-me@']);
+    assert.deepEqual((await delivered('onion', subject)).map((m) => m.to), [[`wait-me@${ONION_DOMAIN}`]], 'delivered once');
   });
 
   it('refuses, at RCPT with 451 4.4.3, a recipient whose route lookup gets SERVFAIL or no answer; never delivers it by MX', async () => {

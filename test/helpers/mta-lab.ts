@@ -121,6 +121,8 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
   cleanups.push(() => dns.close());
   const tempfailed = new Set<string>();
   const onionSink = await startSink({
+    // What a Postfix on the far side offers: the relay passes DSN parameters only to a server that has DSN.
+    capabilities: { pipelining: true, eightBitMime: true, smtpUtf8: true, dsn: true, enhancedStatusCodes: true },
     rcptReply: (to) => (to.startsWith(`${UNKNOWN_USER}@`) ? `550 5.1.1 <${to}>: no such user here` : undefined),
     dataEndReply: (m) => {
       const subject = /^Subject: (.*)$/m.exec(m.data)?.[1] ?? '';

@@ -3,6 +3,7 @@
 // - a recipient of an onion-routed domain gets an `onionrelay:[<onion>]` mailertable route from the
 //   daemon's socket map and leaves through the [IPC] LMTP mailer to the daemon's relay, which
 //   connects the onion through the fake Tor by name (ATYP 3): no torsocks, no DNS for the onion;
+// - DSN parameters (RET, ENVID, NOTIFY, ORCPT) and an 8-bit body reach the onion as sent;
 // - the onion's 550 for one of two recipients bounces that one (a DSN to the sender) and delivers
 //   the other once; its 451 after the data defers the message, and a queue run delivers it once;
 // - Tor's F2 defers the recipient with Tor's reason in the queue's status, F6 bounces it 5.1.2;
@@ -43,7 +44,7 @@ import {
   type SocksSeen,
 } from '../helpers/mta-lab-fixtures.ts';
 import type { SinkMessage } from '../helpers/smtp-sink.ts';
-import type { SmtpReply, TransactionResult } from '../helpers/smtp-client.ts';
+import { dataSection, type SmtpReply, type TransactionResult } from '../helpers/smtp-client.ts';
 import type { RunResult } from '../helpers/sendmail.ts';
 import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 import { literal, relayConnect, sendMixedMessage } from '../helpers/mta-lab-checks.ts';
@@ -141,6 +142,27 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     assert.deepEqual(late.to, [`retry-me@${ONION_DOMAIN}`]);
     await queueWith('', ['retry-me@']);
     assert.equal((await delivered('onion', subject)).length, 1, 'delivered once');
+  });
+
+  it("passes the DSN parameters (RET, ENVID, NOTIFY, ORCPT) and an 8-bit body, unconverted, through the relay to the onion", async () => {
+    const subject = 'sendmail dsn 8bit';
+    const body = 'Grüße aus Zürich, ½ € — ünïcödé\r\n.a line that starts with a dot\r\n';
+    const message = buildMessage([['Subject', subject], ['MIME-Version', '1.0'], ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Transfer-Encoding', '8bit']], body);
+    const replies = await lab.call<SmtpReply[]>('smtpDialog', [
+      'EHLO client.test',
+      'MAIL FROM:<alice@sender.example> BODY=8BITMIME RET=HDRS ENVID=env-42',
+      `RCPT TO:<nina@${ONION_DOMAIN}> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;nina@${ONION_DOMAIN}`,
+      'DATA',
+      dataSection(message).slice(0, -2),
+    ]);
+    assert.deepEqual(replies.map((r) => r.code), [250, 250, 250, 354, 250], replies.map((r) => r.raw).join('\n'));
+    const viaTor = await waitFor('onion', subject);
+    assert.equal(viaTor.helo, RELAY_HELO);
+    assert.ok(viaTor.mailParams.includes('RET=HDRS') && viaTor.mailParams.includes('ENVID=env-42'), JSON.stringify(viaTor.mailParams));
+    assert.ok(viaTor.mailParams.includes('BODY=8BITMIME'), JSON.stringify(viaTor.mailParams));
+    assert.deepEqual(viaTor.recipients, [{ address: `nina@${ONION_DOMAIN}`, params: ['NOTIFY=SUCCESS,FAILURE', `ORCPT=rfc822;nina@${ONION_DOMAIN}`] }]);
+    // Decoded as UTF-8 by the sink: a 7-bit conversion (quoted-printable) or a lost dot would not match.
+    assert.ok(viaTor.data.endsWith(`\r\n\r\n${body}`), JSON.stringify(viaTor.data));
   });
 
   it("defers a recipient on Tor's F2 with Tor's reason in the queue", async () => {

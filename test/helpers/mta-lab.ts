@@ -201,6 +201,7 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
           await unpin();
           const go = await session.command('DATA');
           if (go.code !== 354) return { mail, rcpts, data: go };
+          // command() adds the CRLF that ends the final `.` line.
           return { mail, rcpts, data: await session.command(dataSection(envelope.message).slice(0, -2)) };
         } finally {
           await session.quit().catch(() => undefined);

@@ -84,7 +84,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
   const entryOf = (listing: string, address: string): string => listing.split(/\n(?=\S)/).find((e) => e.includes(address)) ?? '';
   const send = (from: string, to: string[], subject: string): Promise<TransactionResult> =>
     lab.call<TransactionResult>('smtp', { from, to, message: buildMessage([['Subject', subject]]) });
-  /** A DSN the MTA sent back to `sender` (on the clearnet sink) about the message `subject`. */
+  /** The DSN about the message `subject` (its sender is a clearnet address, so it lands on the clearnet sink). */
   const bounceOf = async (subject: string): Promise<SinkMessage> => {
     const dsn = await waitFor('clearnet', subject);
     assert.equal(dsn.from, '', 'a DSN has the null sender');

@@ -132,7 +132,7 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     assert.match(await logLine(viaRelay('\\*\\*', `earl@${TOR_F6_DOMAIN}`), logSince), /550 5\.1\.2 .*\[Tor code F6\]/);
     const dsn = await waitFor('clearnet', subject);
     assert.match(dsn.data, new RegExp(`earl@${literal(TOR_F6_DOMAIN)}[\\s\\S]*550 5\\.1\\.2`));
-    // One LMTP transaction for both onions (batch_max), each recipient with Tor's answer for its own.
+    // One LMTP transaction for both onions (Exim batches recipients per host, here the relay), each with Tor's answer for its own.
     const line = await relayLine(TOR_F2_DOMAIN, since);
     assert.deepEqual(line.recipients.map((r) => [r.domain, r.outcome, r.tor]), [[TOR_F2_DOMAIN, 'deferred', 'F2'], [TOR_F6_DOMAIN, 'bounced', 'F6']]);
   });

@@ -21,6 +21,10 @@ export const PINNED_DOMAIN = 'pinned.example';
 export const UNKNOWN_USER = 'nobody-here';
 /** The onion's server answers 451 at the first final dot of a message whose Subject contains this. */
 export const TEMPFAIL_ONCE = '[451 once]';
+/** The onion's server never answers the final dot of a message whose Subject contains this. */
+export const HANG_AFTER_DATA = '[hang]';
+/** relay.timeouts.data_done in the labs: how long the relay waits for that answer. */
+export const LAB_DATA_DONE_TIMEOUT = '3s';
 /** The relay's EHLO to the onions (relay.helo_name in examples/config.yml): mail that came through the relay. */
 export const RELAY_HELO = '[127.0.0.1]';
 

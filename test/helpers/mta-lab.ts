@@ -9,7 +9,8 @@
 //   onion mail to the relay never asks about an onion);
 // - the fake Tor SocksPort (fake-tor.ts), which connects the onion to the onion's SMTP sink and
 //   answers Tor's F2 and F6 for the onions of TOR_F2_DOMAIN and TOR_F6_DOMAIN;
-// - two SMTP sinks: the onion's (550 for UNKNOWN_USER, 451 once for TEMPFAIL_ONCE), and the
+// - two SMTP sinks: the onion's (550 for UNKNOWN_USER, 451 once for TEMPFAIL_ONCE, no answer to
+//   the final dot for HANG_AFTER_DATA, which the relay gives up on after data_done), and the
 //   clearnet MX (127.0.0.2:25, forwarded to a sink);
 // - `onionmx-milter serve` from examples/config.yml with the settings both labs use plus the MTA's:
 //   its relay's LMTP listener on a unix socket (the MTA's way to the onions), a pin map routing
@@ -30,6 +31,8 @@ import { dataSection, openSmtp, sendSmtp, type Envelope, type SmtpReply, type Tr
 import { exampleConfig, startDaemon, type ConfigOverrides, type DaemonProcess, type LogLine } from './e2e-daemon.ts';
 import {
   CLEARNET_DOMAIN,
+  HANG_AFTER_DATA,
+  LAB_DATA_DONE_TIMEOUT,
   ONION,
   ONION_DOMAIN,
   PINNED_DOMAIN,
@@ -126,6 +129,7 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
     rcptReply: (to) => (to.startsWith(`${UNKNOWN_USER}@`) ? `550 5.1.1 <${to}>: no such user here` : undefined),
     dataEndReply: (m) => {
       const subject = /^Subject: (.*)$/m.exec(m.data)?.[1] ?? '';
+      if (subject.includes(HANG_AFTER_DATA)) return { hang: true };
       if (!subject.includes(TEMPFAIL_ONCE) || tempfailed.has(subject)) return undefined;
       tempfailed.add(subject);
       return '451 4.3.0 Try again later';
@@ -162,6 +166,7 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
       'tor.socks': `127.0.0.1:${tor.port}`,
       maps: [pins],
       'relay.listen': `unix:${relaySocket}`,
+      'relay.timeouts.data_done': LAB_DATA_DONE_TIMEOUT,
       'log.level': 'info',
       ...spec.config(parts),
     }),
@@ -209,9 +214,15 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
       },
       /** The daemon log's length now, for relayDelivery's `since`. */
       daemonLogMark: (): number => daemon.mark(),
-      /** The relay's first delivery line after `since` that names `domain`. */
-      relayDelivery: (domain: string, since: number): Promise<LogLine> =>
-        daemon.waitFor(/^relay delivery$/, { since, where: (l) => Array.isArray(l['recipients']) && (l['recipients'] as { domain?: string }[]).some((r) => r.domain === domain) }),
+      /**
+       * The relay's first delivery line after `since` with a recipient of `domain` (whose outcome is
+       * `outcome`, when given: lines are written in batches, so an earlier delivery's may come later).
+       */
+      relayDelivery: (domain: string, since: number, outcome?: string): Promise<LogLine> =>
+        daemon.waitFor(/^relay delivery$/, {
+          since,
+          where: (l) => Array.isArray(l['recipients']) && (l['recipients'] as { domain?: string; outcome?: string }[]).some((r) => r.domain === domain && (outcome === undefined || r.outcome === outcome)),
+        }),
       smtpDialog: (lines: string[]): Promise<SmtpReply[]> => smtpDialog(mta.port, lines),
       /** The first message whose Subject header is `subject`. */
       waitForMessage: (sink: string, subject: string): Promise<SinkMessage> => sinkOf(sink).waitForMessage((m) => m.data.includes(`\r\nSubject: ${subject}\r\n`) || m.data.startsWith(`Subject: ${subject}\r\n`)),

@@ -5,6 +5,7 @@
 //   name through the fake Tor (no socks_proxy, no DNS for the onion), the clearnet one by MX;
 // - the onion's 550 for one of two recipients bounces that one and delivers the other once; its
 //   451 after the data defers the message, and a forced retry delivers it once;
+// - an onion that never answers the final dot is given up on by the relay: 451 4.4.2, deferred;
 // - Tor's F2 defers the recipient with Tor's reason in Exim's log, F6 bounces it 5.1.2;
 // - a recipient whose route vanished between RCPT and delivery (SIGHUP removing the pin) is
 //   deferred by the relay (451 4.4.4), and nothing reaches the clearnet;
@@ -21,6 +22,7 @@ import { EXIM_LAB_SCRIPT, type LabInfo } from '../helpers/exim-lab-fixtures.ts';
 import {
   CLEARNET_DOMAIN,
   EXPECTED_HEADER,
+  HANG_AFTER_DATA,
   LAB_NETNS,
   ONION_DOMAIN,
   PINNED_DOMAIN,
@@ -60,7 +62,9 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     (await lab.call<SinkMessage[]>('messages', sink)).filter((m) => m.data.includes(`Subject: ${subject}\r\n`));
   const socks = (): Promise<SocksSeen[]> => lab.call<SocksSeen[]>('socksRequests');
   const mark = (): Promise<number> => lab.call<number>('daemonLogMark');
-  const relayLine = (domain: string, since: number): Promise<RelayDeliveryLine> => lab.call<RelayDeliveryLine>('relayDelivery', domain, since);
+  /** The relay's line for a delivery to `domain` after `since` in which a recipient there got `outcome`. */
+  const relayLine = (domain: string, since: number, outcome: 'delivered' | 'deferred' | 'bounced'): Promise<RelayDeliveryLine> =>
+    lab.call<RelayDeliveryLine>('relayDelivery', domain, since, outcome);
   const logMark = (): Promise<number> => lab.call<number>('logMark');
   /** The first mainlog line after `since` matching `pattern` (a regular expression's source). */
   const logLine = (pattern: string, since: number): Promise<string> => lab.call<string>('waitForLog', `^.*${pattern}.*$`, since);
@@ -81,7 +85,7 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     const seen = await socks();
     assert.ok(seen.some(relayConnect), JSON.stringify(seen));
     assert.ok(seen.every((r) => r.atyp === 3 && r.destination.endsWith('.onion:25')), `only onion names go to Tor: ${JSON.stringify(seen)}`);
-    const line = await relayLine(ONION_DOMAIN, since);
+    const line = await relayLine(ONION_DOMAIN, since, 'delivered');
     assert.equal(line.relay, 'lmtp');
     assert.deepEqual(line.recipients.map((r) => [r.domain, r.outcome, r.reply]), [[ONION_DOMAIN, 'delivered', '250 2.0.0']]);
     const log = await lab.call<string>('mainLog');
@@ -102,7 +106,7 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     assert.match(dsn.data, new RegExp(`${literal(`${UNKNOWN_USER}@${ONION_DOMAIN}`)}[\\s\\S]*550 5\\.1\\.1`));
     assert.doesNotMatch(dsn.data, /olga@/);
     assert.deepEqual((await delivered('onion', subject)).map((m) => m.to), [[`olga@${ONION_DOMAIN}`]]);
-    const line = await relayLine(ONION_DOMAIN, since);
+    const line = await relayLine(ONION_DOMAIN, since, 'bounced');
     assert.deepEqual(line.recipients.map((r) => `${r.outcome} ${r.reply}`), ['bounced 550 5.1.1', 'delivered 250 2.0.0']);
   });
 
@@ -123,6 +127,17 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     assert.equal((await delivered('onion', subject)).length, 1, 'delivered once');
   });
 
+  it('defers the message when the onion never answers the final dot (the relay times out)', async () => {
+    const subject = `exim hang ${HANG_AFTER_DATA}`;
+    const [since, logSince] = [await mark(), await logMark()];
+    const result = await send('alice@sender.example', [`hugo@${ONION_DOMAIN}`], subject);
+    assert.equal(result.data?.code, 250, JSON.stringify(result));
+    assert.match(await logLine(viaRelay('==', `hugo@${ONION_DOMAIN}`), logSince), / 451 4\.4\.2 /);
+    const line = await relayLine(ONION_DOMAIN, since, 'deferred');
+    assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply]), [['deferred', '451 4.4.2']]);
+    assert.deepEqual(await delivered('onion', subject), []);
+  });
+
   it("defers a recipient on Tor's F2 with Tor's reason in Exim's log, and bounces one on F6 with 5.1.2", async () => {
     const subject = 'exim tor failures';
     const [since, logSince] = [await mark(), await logMark()];
@@ -133,7 +148,7 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     const dsn = await waitFor('clearnet', subject);
     assert.match(dsn.data, new RegExp(`earl@${literal(TOR_F6_DOMAIN)}[\\s\\S]*550 5\\.1\\.2`));
     // One LMTP transaction for both onions (Exim batches recipients per host, here the relay), each with Tor's answer for its own.
-    const line = await relayLine(TOR_F2_DOMAIN, since);
+    const line = await relayLine(TOR_F2_DOMAIN, since, 'deferred');
     assert.deepEqual(line.recipients.map((r) => [r.domain, r.outcome, r.tor]), [[TOR_F2_DOMAIN, 'deferred', 'F2'], [TOR_F6_DOMAIN, 'bounced', 'F6']]);
   });
 
@@ -150,7 +165,7 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 120_000 
     assert.equal(result.rcpts[0]?.reply.code, 250, JSON.stringify(result));
     assert.equal(result.data?.code, 250, JSON.stringify(result));
     assert.match(await logLine(viaRelay('==', `pat@${PINNED_DOMAIN}`), logSince), /451 4\.4\.4 No onion route/);
-    const line = await relayLine(PINNED_DOMAIN, since);
+    const line = await relayLine(PINNED_DOMAIN, since, 'deferred');
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply]), [['deferred', '451 4.4.4']]);
     assert.deepEqual((await socks()).slice(socksBefore), [], 'no SOCKS request');
     assert.equal(await lab.call<number>('sinkConnections', 'clearnet'), clearBefore, 'no clearnet connection');

@@ -6,6 +6,7 @@
 // - DSN parameters (RET, ENVID, NOTIFY, ORCPT) and an 8-bit body reach the onion as sent;
 // - the onion's 550 for one of two recipients bounces that one (a DSN to the sender) and delivers
 //   the other once; its 451 after the data defers the message, and a queue run delivers it once;
+// - an onion that never answers the final dot is given up on by the relay: 451 4.4.2, deferred;
 // - Tor's F2 defers the recipient with Tor's reason in the queue's status, F6 bounces it 5.1.2;
 // - a recipient whose route vanished between RCPT and delivery (SIGHUP removing the pin) is
 //   deferred by the relay (451 4.4.4), and nothing reaches the clearnet;
@@ -31,6 +32,7 @@ import { SENDMAIL_LAB_SCRIPT, SERVFAIL_DOMAIN, SILENT_DOMAIN } from '../helpers/
 import {
   CLEARNET_DOMAIN,
   EXPECTED_HEADER,
+  HANG_AFTER_DATA,
   LAB_NETNS,
   ONION_DOMAIN,
   PINNED_DOMAIN,
@@ -75,7 +77,9 @@ describe('real Sendmail routing onion mail through the milter and the socket map
   const delivered = async (sink: 'onion' | 'clearnet', subject: string): Promise<SinkMessage[]> =>
     (await lab.call<SinkMessage[]>('messages', sink)).filter((m) => m.data.includes(`Subject: ${subject}\r\n`));
   const mark = (): Promise<number> => lab.call<number>('daemonLogMark');
-  const relayLine = (domain: string, since: number): Promise<RelayDeliveryLine> => lab.call<RelayDeliveryLine>('relayDelivery', domain, since);
+  /** The relay's line for a delivery to `domain` after `since` in which a recipient there got `outcome`. */
+  const relayLine = (domain: string, since: number, outcome: 'delivered' | 'deferred' | 'bounced'): Promise<RelayDeliveryLine> =>
+    lab.call<RelayDeliveryLine>('relayDelivery', domain, since, outcome);
   /** The queue listing once it names `present` and none of `absent` (regular expressions). */
   const queueWith = (present: string, absent: string[] = []): Promise<string> => lab.call<string>('waitForQueue', present, absent);
   /** A `-v -bp` listing's recipient line for `address` followed by its status line, deferred with `reply`. */
@@ -98,7 +102,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     const seen = await socks();
     assert.ok(seen.some(relayConnect), JSON.stringify(seen));
     assert.ok(!seen.some((r) => r.destination.includes(CLEARNET_DOMAIN) || r.destination.startsWith('127.0.0.2')), 'clearnet mail did not go through Tor');
-    const line = await relayLine(ONION_DOMAIN, since);
+    const line = await relayLine(ONION_DOMAIN, since, 'delivered');
     assert.equal(line.relay, 'lmtp');
     assert.deepEqual(line.recipients.map((r) => [r.domain, r.outcome, r.reply]), [[ONION_DOMAIN, 'delivered', '250 2.0.0']]);
     const cf = await lab.call<string>('cf');
@@ -120,7 +124,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     assert.deepEqual(copies.map((m) => m.to), [[`olga@${ONION_DOMAIN}`]]);
     await queueWith('', [`${UNKNOWN_USER}@`, 'olga@']);
     // One LMTP transaction (in Sendmail's recipient order), each recipient with its own onion's answer.
-    const line = await relayLine(ONION_DOMAIN, since);
+    const line = await relayLine(ONION_DOMAIN, since, 'bounced');
     assert.deepEqual(line.recipients.map((r) => `${r.outcome} ${r.reply}`).sort(), ['bounced 550 5.1.1', 'delivered 250 2.0.0']);
   });
 
@@ -129,7 +133,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     const since = await mark();
     const result = await send('alice@sender.example', [`retry-me@${ONION_DOMAIN}`], subject);
     assert.equal(result.data?.code, 250, JSON.stringify(result));
-    const line = await relayLine(ONION_DOMAIN, since);
+    const line = await relayLine(ONION_DOMAIN, since, 'deferred');
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply]), [['deferred', '451 4.3.0']]);
     // The relay's line comes before Sendmail records the attempt: wait for the recipient's status.
     const listing = await queueWith(deferredAs(`retry-me@${ONION_DOMAIN}`, '451 4.3.0'));
@@ -165,11 +169,22 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     assert.ok(viaTor.data.endsWith(`\r\n\r\n${body}`), JSON.stringify(viaTor.data));
   });
 
+  it('defers the message when the onion never answers the final dot (the relay times out)', async () => {
+    const subject = `sendmail hang ${HANG_AFTER_DATA}`;
+    const since = await mark();
+    const result = await send('alice@sender.example', [`hugo@${ONION_DOMAIN}`], subject);
+    assert.equal(result.data?.code, 250, JSON.stringify(result));
+    const line = await relayLine(ONION_DOMAIN, since, 'deferred');
+    assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply]), [['deferred', '451 4.4.2']]);
+    await queueWith(deferredAs(`hugo@${ONION_DOMAIN}`, '451 4.4.2'));
+    assert.deepEqual(await delivered('onion', subject), []);
+  });
+
   it("defers a recipient on Tor's F2 with Tor's reason in the queue", async () => {
     const since = await mark();
     const result = await send('alice@sender.example', [`dora@${TOR_F2_DOMAIN}`], 'sendmail tor f2');
     assert.equal(result.data?.code, 250, JSON.stringify(result));
-    const line = await relayLine(TOR_F2_DOMAIN, since);
+    const line = await relayLine(TOR_F2_DOMAIN, since, 'deferred');
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply, r.tor]), [['deferred', '451 4.4.1', 'F2']]);
     // Sendmail logs to syslog only; its queue file keeps the reply of the last attempt (mailq shows
     // the first 100 characters of it).
@@ -186,7 +201,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     assert.equal(result.data?.code, 250, JSON.stringify(result));
     const dsn = await bounceOf(subject);
     assert.match(dsn.data, new RegExp(`earl@${literal(TOR_F6_DOMAIN)}[\\s\\S]*550 5\\.1\\.2 .*\\[Tor code F6\\]`));
-    const line = await relayLine(TOR_F6_DOMAIN, since);
+    const line = await relayLine(TOR_F6_DOMAIN, since, 'bounced');
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply, r.tor]), [['bounced', '550 5.1.2', 'F6']]);
     await queueWith('', ['earl@']);
   });
@@ -285,7 +300,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     assert.deepEqual(clear.to, [`frank@${CLEARNET_DOMAIN}`]);
     assert.deepEqual(headerValues(clear.data, HEADER), [EXPECTED_HEADER], 'the forged header is gone and the milter added its own');
     // Through the relay, on the upstream session the first test opened (no new SOCKS request needed).
-    const line = await relayLine(ONION_DOMAIN, since);
+    const line = await relayLine(ONION_DOMAIN, since, 'delivered');
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply]), [['delivered', '250 2.0.0']]);
   });
 
@@ -302,7 +317,7 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     });
     assert.equal(result.rcpts[0]?.reply.code, 250, JSON.stringify(result));
     assert.equal(result.data?.code, 250, JSON.stringify(result));
-    const line = await relayLine(PINNED_DOMAIN, since);
+    const line = await relayLine(PINNED_DOMAIN, since, 'deferred');
     assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply]), [['deferred', '451 4.4.4']]);
     const listing = await queueWith(deferredAs(`pat@${PINNED_DOMAIN}`, '451 4.4.4'));
     assert.match(entryOf(listing, `pat@${PINNED_DOMAIN}`), /451 4\.4\.4 No onion route/, listing);

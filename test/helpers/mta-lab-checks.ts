@@ -1,7 +1,7 @@
 // Assertions the Exim and Sendmail suites share, made from outside their lab (mta-lab.ts).
 import assert from 'node:assert/strict';
 import type { NetnsWorker } from './netns.ts';
-import { CLEARNET_DOMAIN, EXPECTED_HEADER, ONION_DOMAIN, ROUTE_HEADER } from './mta-lab-fixtures.ts';
+import { CLEARNET_DOMAIN, EXPECTED_HEADER, ONION, ONION_DOMAIN, RELAY_HELO, ROUTE_HEADER, type SocksSeen } from './mta-lab-fixtures.ts';
 import type { SinkMessage } from './smtp-sink.ts';
 import type { TransactionResult } from './smtp-client.ts';
 import { buildMessage, headerValues } from './smtp-message.ts';
@@ -9,7 +9,8 @@ import { buildMessage, headerValues } from './smtp-message.ts';
 /**
  * Sends one SMTP message into the lab's MTA for an onion-routed and a clearnet recipient, carrying
  * a forged routing header; asserts both recipients and the data were accepted, the onion sink got
- * its recipient with the daemon's header only (the forged one gone), and the clearnet sink its own.
+ * its recipient from the relay (its EHLO name), with no routing header (the relay strips it), and
+ * the clearnet sink its own with the daemon's header only (the forged one gone).
  * Returns the two delivered copies for the suite's further checks.
  */
 export async function sendMixedMessage(lab: NetnsWorker, subject: string, forgedHeader: string): Promise<{ viaTor: SinkMessage; clear: SinkMessage }> {
@@ -29,8 +30,16 @@ export async function sendMixedMessage(lab: NetnsWorker, subject: string, forged
   assert.equal(result.data?.code, 250, result.data?.raw);
   const viaTor = await lab.call<SinkMessage>('waitForMessage', 'onion', subject);
   assert.deepEqual(viaTor.to, [`bob@${ONION_DOMAIN}`]);
-  assert.deepEqual(headerValues(viaTor.data, ROUTE_HEADER), [EXPECTED_HEADER], 'the forged header is gone and the milter added its own');
+  assert.equal(viaTor.helo, RELAY_HELO, 'the onion got it from the relay');
+  assert.deepEqual(headerValues(viaTor.data, ROUTE_HEADER), [], 'the relay strips the routing header');
   const clear = await lab.call<SinkMessage>('waitForMessage', 'clearnet', subject);
   assert.deepEqual(clear.to, [`carol@${CLEARNET_DOMAIN}`]);
+  assert.deepEqual(headerValues(clear.data, ROUTE_HEADER), [EXPECTED_HEADER], 'the forged header is gone and the milter added its own');
   return { viaTor, clear };
 }
+
+/** The relay's SOCKS request for ONION: a CONNECT by name (ATYP 3), isolated by its own user name, that Tor granted. */
+export const relayConnect = (r: SocksSeen): boolean => r.command === 'connect' && r.atyp === 3 && r.destination === `${ONION}:25` && r.rep === 0 && r.username !== undefined && r.username !== '';
+
+/** The regular-expression source matching `text` literally. */
+export const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -6,8 +6,27 @@ export const ONION_DOMAIN = 'onion-routed.example';
 /** MX on 127.0.0.2, no SRV. */
 export const CLEARNET_DOMAIN = 'clearnet.example';
 export const ONION = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
-/** Tor's VirtualAddrNetworkIPv4 as set in examples/exim/torrc: unroutable in the lab. */
+/** Where the lab's Tor DNSPort stand-in maps `.onion` names (unroutable in the lab): only an MTA that leaks onion names to DNS would see one. */
 export const VIRTUAL_FIRST_ADDRESS = '10.192.0.1';
+
+/** SRV to TOR_F2_ONION, for which the fake Tor answers F2 (introduction failed). */
+export const TOR_F2_DOMAIN = 'tor-f2.example';
+export const TOR_F2_ONION = 'xa4r2iadxm55fbnqgwwi5mymqdcofiu3w6rpbtqn7b2dyn7mgwj64jyd.onion';
+/** SRV to TOR_F6_ONION, for which the fake Tor answers F6 (invalid onion address). */
+export const TOR_F6_DOMAIN = 'tor-f6.example';
+export const TOR_F6_ONION = 'aj3nsqqcksrrc5cye5etjsoewz6jrygpekzwoko3q6wyxjlb3dgasfid.onion';
+/** Routed to ONION by the daemon's pin map (which `unpin` empties with a SIGHUP); MX: the clearnet sink. */
+export const PINNED_DOMAIN = 'pinned.example';
+/** The onion's server answers RCPT for this local part with 550 5.1.1. */
+export const UNKNOWN_USER = 'nobody-here';
+/** The onion's server answers 451 at the first final dot of a message whose Subject contains this. */
+export const TEMPFAIL_ONCE = '[451 once]';
+/** The onion's server never answers the final dot of a message whose Subject contains this. */
+export const HANG_AFTER_DATA = '[hang]';
+/** relay.timeouts.data_done in the labs: how long the relay waits for that answer. */
+export const LAB_DATA_DONE_TIMEOUT = '3s';
+/** The relay's EHLO to the onions (relay.helo_name in examples/config.yml): mail that came through the relay. */
+export const RELAY_HELO = '[127.0.0.1]';
 
 /** The routing header the daemon adds, and what it says for mail to ONION_DOMAIN. */
 export const ROUTE_HEADER = 'X-Onion-Route';
@@ -25,4 +44,13 @@ export interface SocksSeen {
   readonly atyp: number;
   readonly destination: string;
   readonly rep: number | undefined;
+  /** The RFC 1929 user name: the relay isolates each onion with its own. */
+  readonly username: string | undefined;
+}
+
+/** The relay's delivery log line (`relay delivery`), as the `relayDelivery` RPC returns it. */
+export interface RelayDeliveryLine {
+  readonly relay: string;
+  readonly recipients: readonly { readonly domain: string; readonly onion?: string; readonly outcome: string; readonly reply: string; readonly tor?: string }[];
+  readonly delivered?: number;
 }

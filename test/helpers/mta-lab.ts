@@ -1,16 +1,20 @@
 // The lab skeleton the Exim and Sendmail labs share (exim-lab.ts, sendmail-lab.ts). A lab runs
 // INSIDE a loopback-only network namespace whose /etc/resolv.conf says `nameserver 127.0.0.1`
 // (started by its suite through startNetnsWorker with LAB_NETNS). On loopback it hosts:
-// - the ordinary DNS server (dns-server.ts): SRV for the onion-routed domain, MX + A for the
+// - the ordinary DNS server (dns-server.ts): SRV for the onion-routed domains, MX + A for the
 //   clearnet one, plus the lab's own records and faults; it records every query, so the test can
 //   prove no `.onion` name reached it;
-// - the MTA's resolver on 127.0.0.1:53, a stand-in for Tor's DNSPort (exim-tor-dns.ts): `.onion`
-//   -> a virtual address from 10.192.0.0/10 (unroutable here: only the SOCKS path can reach it),
-//   the rest forwarded to the DNS server; it records every question;
-// - the fake Tor SocksPort (fake-tor.ts), which connects the onion, and, as Tor does, each virtual
-//   address handed out for it, to the onion's SMTP sink;
-// - two SMTP sinks: the onion's, and the clearnet MX (127.0.0.2:25, forwarded to a sink);
-// - `onionmx-milter serve` from examples/config.yml with the settings both labs use plus the MTA's;
+// - the MTA's resolver on 127.0.0.1:53 (exim-tor-dns.ts): `.onion` -> an unroutable virtual
+//   address, the rest forwarded to the DNS server; it records every question (an MTA that hands
+//   onion mail to the relay never asks about an onion);
+// - the fake Tor SocksPort (fake-tor.ts), which connects the onion to the onion's SMTP sink and
+//   answers Tor's F2 and F6 for the onions of TOR_F2_DOMAIN and TOR_F6_DOMAIN;
+// - two SMTP sinks: the onion's (550 for UNKNOWN_USER, 451 once for TEMPFAIL_ONCE, no answer to
+//   the final dot for HANG_AFTER_DATA, which the relay gives up on after data_done), and the
+//   clearnet MX (127.0.0.2:25, forwarded to a sink);
+// - `onionmx-milter serve` from examples/config.yml with the settings both labs use plus the MTA's:
+//   its relay's LMTP listener on a unix socket (the MTA's way to the onions), a pin map routing
+//   PINNED_DOMAIN (emptied by the `unpin` RPC with a SIGHUP);
 // - the MTA, started by the lab's `startMta`, whose RPC methods are added to (and may replace)
 //   the shared ones below.
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,13 +22,29 @@ import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveRpc, type RpcHandler } from './netns-worker.ts';
+import { freePort } from './ports.ts';
 import { startDnsServer, type Behaviour, type DnsTestServer, type FixtureRecord } from './dns-server.ts';
 import { startTorDns, type TorDns } from './exim-tor-dns.ts';
 import { startFakeTor, type FakeTor } from './fake-tor.ts';
 import { startSink, type Sink, type SinkMessage } from './smtp-sink.ts';
-import { openSmtp, sendSmtp, type Envelope, type SmtpReply, type TransactionResult } from './smtp-client.ts';
-import { exampleConfig, startDaemon, type ConfigOverrides, type DaemonProcess } from './e2e-daemon.ts';
-import { CLEARNET_DOMAIN, ONION, ONION_DOMAIN, VIRTUAL_FIRST_ADDRESS, type SocksSeen } from './mta-lab-fixtures.ts';
+import { dataSection, openSmtp, sendSmtp, type Envelope, type SmtpReply, type TransactionResult } from './smtp-client.ts';
+import { exampleConfig, startDaemon, type ConfigOverrides, type DaemonProcess, type LogLine } from './e2e-daemon.ts';
+import {
+  CLEARNET_DOMAIN,
+  HANG_AFTER_DATA,
+  LAB_DATA_DONE_TIMEOUT,
+  ONION,
+  ONION_DOMAIN,
+  PINNED_DOMAIN,
+  TEMPFAIL_ONCE,
+  TOR_F2_DOMAIN,
+  TOR_F2_ONION,
+  TOR_F6_DOMAIN,
+  TOR_F6_ONION,
+  UNKNOWN_USER,
+  VIRTUAL_FIRST_ADDRESS,
+  type SocksSeen,
+} from './mta-lab-fixtures.ts';
 
 const CLEARNET_MX_ADDRESS = '127.0.0.2';
 
@@ -36,6 +56,10 @@ export interface MtaLabParts {
   /** The resolver on 127.0.0.1:53 (the Tor DNSPort stand-in). */
   readonly resolver: TorDns;
   readonly tor: FakeTor;
+  /** The relay's LMTP listener (relay.listen) by default: a unix socket in `dir`. */
+  readonly relaySocket: string;
+  /** A free loopback port, for a lab whose MTA reaches the relay over TCP instead. */
+  readonly relayPort: number;
 }
 
 export interface RunningMta {
@@ -87,6 +111,10 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
           { name: `_onion-mx._tcp.${ONION_DOMAIN}`, type: 'SRV', ttl: 300, data: { priority: 0, weight: 0, port: 25, target: ONION } },
           { name: CLEARNET_DOMAIN, type: 'MX', ttl: 300, data: { preference: 10, exchange: `mx.${CLEARNET_DOMAIN}` } },
           { name: `mx.${CLEARNET_DOMAIN}`, type: 'A', ttl: 300, data: CLEARNET_MX_ADDRESS },
+          { name: `_onion-mx._tcp.${TOR_F2_DOMAIN}`, type: 'SRV', ttl: 300, data: { priority: 0, weight: 0, port: 25, target: TOR_F2_ONION } },
+          { name: `_onion-mx._tcp.${TOR_F6_DOMAIN}`, type: 'SRV', ttl: 300, data: { priority: 0, weight: 0, port: 25, target: TOR_F6_ONION } },
+          // Were the relay to fail open once the pin is gone, this MX would take the mail.
+          { name: PINNED_DOMAIN, type: 'MX', ttl: 300, data: { preference: 10, exchange: `mx.${CLEARNET_DOMAIN}` } },
           ...(spec.records ?? []),
         ],
       },
@@ -94,7 +122,19 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
     behaviour: spec.behaviour ?? (() => ({ kind: 'zone', ad: true })),
   });
   cleanups.push(() => dns.close());
-  const onionSink = await startSink();
+  const tempfailed = new Set<string>();
+  const onionSink = await startSink({
+    // What a Postfix on the far side offers: the relay passes DSN parameters only to a server that has DSN.
+    capabilities: { pipelining: true, eightBitMime: true, smtpUtf8: true, dsn: true, enhancedStatusCodes: true },
+    rcptReply: (to) => (to.startsWith(`${UNKNOWN_USER}@`) ? `550 5.1.1 <${to}>: no such user here` : undefined),
+    dataEndReply: (m) => {
+      const subject = /^Subject: (.*)$/m.exec(m.data)?.[1] ?? '';
+      if (subject.includes(HANG_AFTER_DATA)) return { hang: true };
+      if (!subject.includes(TEMPFAIL_ONCE) || tempfailed.has(subject)) return undefined;
+      tempfailed.add(subject);
+      return '451 4.3.0 Try again later';
+    },
+  });
   cleanups.push(() => onionSink.close());
   const clearnetSink = await startSink();
   cleanups.push(() => clearnetSink.close());
@@ -102,19 +142,17 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
   cleanups.push(() => new Promise<void>((r) => mx.close(() => { r(); })));
 
   const onionRoute = { host: '127.0.0.1', port: onionSink.port };
-  const tor = await startFakeTor({ routes: { [`${ONION}:25`]: onionRoute } });
-  cleanups.push(() => tor.close());
-  const resolver = await startTorDns({
-    address: '127.0.0.1',
-    port: 53,
-    upstream: { address: '127.0.0.1', port: dns.port },
-    firstAddress: VIRTUAL_FIRST_ADDRESS,
-    onMap: (onion, address) => {
-      if (onion === ONION) tor.route(`${address}:25`, onionRoute);
-    },
+  const tor = await startFakeTor({
+    routes: { [`${ONION}:25`]: onionRoute },
+    replies: { [TOR_F2_ONION]: { kind: 'fail', rep: 0xf2 }, [TOR_F6_ONION]: { kind: 'fail', rep: 0xf6 } },
   });
+  cleanups.push(() => tor.close());
+  const resolver = await startTorDns({ address: '127.0.0.1', port: 53, upstream: { address: '127.0.0.1', port: dns.port }, firstAddress: VIRTUAL_FIRST_ADDRESS });
   cleanups.push(() => resolver.close());
-  const parts: MtaLabParts = { dir, dns, resolver, tor };
+  const relaySocket = join(dir, 'relay.sock');
+  const parts: MtaLabParts = { dir, dns, resolver, tor, relaySocket, relayPort: await freePort() };
+  const pins = join(dir, 'pins.yml');
+  writeFileSync(pins, `${PINNED_DOMAIN}: ${ONION}\n`);
 
   const configPath = join(dir, 'config.yml');
   writeFileSync(
@@ -126,6 +164,9 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
       'dns.servers': [{ address: '127.0.0.1', port: dns.port }],
       bundled_map: false,
       'tor.socks': `127.0.0.1:${tor.port}`,
+      maps: [pins],
+      'relay.listen': `unix:${relaySocket}`,
+      'relay.timeouts.data_done': LAB_DATA_DONE_TIMEOUT,
       'log.level': 'info',
       ...spec.config(parts),
     }),
@@ -144,15 +185,52 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
     if (s === undefined) throw new Error(`no sink ${name}`);
     return s;
   };
+  /** Empties the pin map and waits until the daemon has reloaded it (SIGHUP). */
+  const unpin = async (): Promise<void> => {
+    writeFileSync(pins, '{}\n');
+    const since = daemon.mark();
+    daemon.child.kill('SIGHUP');
+    await daemon.waitFor(/^configuration reloaded$/, { since });
+  };
   serveRpc(
     {
       smtp: (envelope: Envelope): Promise<TransactionResult> => sendSmtp(mta.port, envelope),
+      /** One SMTP transaction whose route for PINNED_DOMAIN vanishes after RCPT, before DATA: the MTA routed it to the relay, which finds no route. */
+      smtpUnpinningBeforeData: async (envelope: Envelope): Promise<TransactionResult> => {
+        const session = await openSmtp(mta.port);
+        try {
+          await session.ehlo();
+          const mail = await session.command(`MAIL FROM:<${envelope.from}>`);
+          const rcpts = [];
+          for (const address of envelope.to) rcpts.push({ address, reply: await session.command(`RCPT TO:<${address}>`) });
+          await unpin();
+          const go = await session.command('DATA');
+          if (go.code !== 354) return { mail, rcpts, data: go };
+          // command() adds the CRLF that ends the final `.` line.
+          return { mail, rcpts, data: await session.command(dataSection(envelope.message).slice(0, -2)) };
+        } finally {
+          await session.quit().catch(() => undefined);
+        }
+      },
+      /** The daemon log's length now, for relayDelivery's `since`. */
+      daemonLogMark: (): number => daemon.mark(),
+      /**
+       * The relay's first delivery line after `since` with a recipient of `domain` (whose outcome is
+       * `outcome`, when given: lines are written in batches, so an earlier delivery's may come later).
+       */
+      relayDelivery: (domain: string, since: number, outcome?: string): Promise<LogLine> =>
+        daemon.waitFor(/^relay delivery$/, {
+          since,
+          where: (l) => Array.isArray(l['recipients']) && (l['recipients'] as { domain?: string; outcome?: string }[]).some((r) => r.domain === domain && (outcome === undefined || r.outcome === outcome)),
+        }),
       smtpDialog: (lines: string[]): Promise<SmtpReply[]> => smtpDialog(mta.port, lines),
       /** The first message whose Subject header is `subject`. */
       waitForMessage: (sink: string, subject: string): Promise<SinkMessage> => sinkOf(sink).waitForMessage((m) => m.data.includes(`\r\nSubject: ${subject}\r\n`) || m.data.startsWith(`Subject: ${subject}\r\n`)),
       messages: (sink: string): readonly SinkMessage[] => sinkOf(sink).messages,
+      /** SMTP connections the sink has accepted so far. */
+      sinkConnections: (sink: string): number => sinkOf(sink).connectionCount,
       upstreamDnsQueries: (): string[] => dns.queries.map((q) => `${q.name.toLowerCase()} ${q.type}`),
-      socksRequests: (): SocksSeen[] => tor.requests.map((r) => ({ command: r.command, atyp: r.atyp, destination: r.destination, rep: r.rep })),
+      socksRequests: (): SocksSeen[] => tor.requests.map((r) => ({ command: r.command, atyp: r.atyp, destination: r.destination, rep: r.rep, username: r.username })),
       daemonLog: () => daemon.lines,
       stopDaemon: async (): Promise<void> => {
         await daemon.stop();

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 
 export const SENDMAIL_LAB_SCRIPT = fileURLToPath(new URL('./sendmail-lab.js', import.meta.url));
 export const SENDMAIL_EXAMPLE_MC = fileURLToPath(new URL('../../../examples/sendmail/onionmx.mc', import.meta.url));
-export const ONION_RELAY = fileURLToPath(new URL('../../../examples/sendmail/onion-smtp-relay', import.meta.url));
 /** MX mx.clearnet.example (the clearnet sink); its `_onion-mx._tcp` SRV query gets SERVFAIL. */
 export const SERVFAIL_DOMAIN = 'lookup-trouble.example';
 /** As SERVFAIL_DOMAIN, but its SRV query gets no answer at all (the lookup times out). */

@@ -3,17 +3,17 @@
 // - two more domains with the clearnet MX whose SRV query fails: SERVFAIL, or no answer;
 // - the resolver on 127.0.0.1:53 there to record what Sendmail asks (Sendmail has no Tor DNS,
 //   so any `.onion` question it records is a leak);
-// - torsocks.conf pointing at the fake Tor, which torsocks reaches with the onion name (ATYP 3)
-//   (an `E` line in the .cf);
-// - the milter and the Sendmail socket map of `onionmx-milter serve` on unix sockets;
-// - Sendmail from examples/sendmail/onionmx.mc, with only paths changed.
-import { readFileSync, writeFileSync } from 'node:fs';
+// - the milter, the Sendmail socket map and the relay's LMTP listener of `onionmx-milter serve` on
+//   unix sockets, header.transport `onionrelay` (the mailer the map answers), as onionmx.mc says;
+// - Sendmail from examples/sendmail/onionmx.mc, with only paths changed: onion mail leaves through
+//   the [IPC] LMTP mailer to the relay, which reaches the fake Tor; no torsocks anywhere.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMtaLab } from './mta-lab.ts';
 import { sendmailInstall } from './sendmail-install.ts';
 import { startSendmail, type RunResult } from './sendmail.ts';
 import { CLEARNET_DOMAIN } from './mta-lab-fixtures.ts';
-import { ONION_RELAY, SENDMAIL_EXAMPLE_MC, SERVFAIL_DOMAIN, SILENT_DOMAIN } from './sendmail-lab-fixtures.ts';
+import { SENDMAIL_EXAMPLE_MC, SERVFAIL_DOMAIN, SILENT_DOMAIN } from './sendmail-lab-fixtures.ts';
 
 runMtaLab({
   name: 'sendmail',
@@ -33,14 +33,13 @@ runMtaLab({
   config: ({ dir }) => ({
     'milter.listen': `unix:${join(dir, 'milter.sock')}`,
     'milter.socket_group': null,
-    'policy.route_mailers': ['smtp', 'esmtp', 'relay', 'smtptor'],
+    'header.transport': 'onionrelay',
     'lookup.sendmail': `unix:${join(dir, 'sendmail.sock')}`,
   }),
-  startMta: async ({ dir, resolver, tor }) => {
-    const torsocksConf = join(dir, 'torsocks.conf');
-    writeFileSync(torsocksConf, `TorAddress 127.0.0.1\nTorPort ${tor.port}\nOnionAddrRange 127.42.42.0/24\n`);
-    const mc = readFileSync(SENDMAIL_EXAMPLE_MC, 'utf8').replaceAll('/run/onionmx-milter/', `${dir}/`).replaceAll('/usr/local/lib/onionmx-milter/onion-smtp-relay', ONION_RELAY);
-    const sendmail = await startSendmail({ install: sendmailInstall(), mc, agentEnv: { TORSOCKS_CONF_FILE: torsocksConf } });
+  startMta: async ({ dir, resolver, relaySocket }) => {
+    const mc = readFileSync(SENDMAIL_EXAMPLE_MC, 'utf8').replaceAll('/run/onionmx-milter/', `${dir}/`);
+    if (!mc.includes(relaySocket)) throw new Error(`onionmx.mc does not name the relay socket ${relaySocket}`);
+    const sendmail = await startSendmail({ install: sendmailInstall(), mc });
     return {
       port: sendmail.port,
       stop: () => sendmail.stop(),
@@ -50,6 +49,10 @@ runMtaLab({
         msp: (args: string[], input = ''): Promise<RunResult> => sendmail.submit(args, input),
         /** `sendmail -C sendmail.cf <args>`: the MTA's own configuration (`-bp`, or `-Am` style submission). */
         mta: (args: string[], input = ''): Promise<RunResult> => sendmail.run(args, input),
+        /** The queue listing once it contains `present` and none of `absent` (regular expressions). */
+        waitForQueue: (present: string, absent: string[] = []): Promise<string> =>
+          sendmail.waitForQueue((l) => new RegExp(present).test(l) && absent.every((a) => !new RegExp(a).test(l))),
+        queueFile: (id: string): string => sendmail.queueFile(id),
         resolverQuestions: (): readonly string[] => resolver.questions,
         sendmailOutput: (): string => sendmail.output(),
         cf: (): string => readFileSync(sendmail.cfFile, 'utf8'),

@@ -15,7 +15,7 @@
 //   the MTA's milters like any SMTP client.
 // - DNS: Sendmail uses the libc resolver: run it only inside startNetnsWorker (netns.ts).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +28,6 @@ export interface SendmailOptions {
   readonly install: SendmailInstall;
   /** .mc lines under test (FEATUREs, INPUT_MAIL_FILTER, MAILER_DEFINITIONS ...). */
   readonly mc: string;
-  /** Environment for delivery agents (sendmail.cf `E` lines). */
-  readonly agentEnv?: Readonly<Record<string, string>>;
 }
 
 export interface SendmailInstance {
@@ -44,6 +42,13 @@ export interface SendmailInstance {
   run(args: readonly string[], input?: string): Promise<RunResult>;
   /** `sendmail -C submit.cf <args>`, input on stdin: the MSP (`-t` submissions, `-bp`, `-q`). */
   submit(args: readonly string[], input?: string): Promise<RunResult>;
+  /**
+   * Polls the MTA's queue listing (`-v -bp`: status texts untruncated; every 50 ms, bounded: Sendmail logs only to syslog, so
+   * the queue's status text is where a deferral and its reason show) until `check` holds; returns it.
+   */
+  waitForQueue(check: (listing: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** The queue file of a message (`qf<id>`): its `M` line and per-recipient status lines are untruncated. */
+  queueFile(id: string): string;
   stop(): Promise<void>;
 }
 
@@ -99,7 +104,6 @@ export async function startSendmail(options: SendmailOptions): Promise<SendmailI
     `DAEMON_OPTIONS(${q(`Port=${port}, Addr=127.0.0.1, Name=MTA`)})dnl`,
     `FEATURE(${q('no_default_msa')})dnl`,
     `FEATURE(${q('accept_unresolvable_domains')})dnl`,
-    ...(options.agentEnv === undefined ? [] : ['LOCAL_CONFIG', ...Object.entries(options.agentEnv).map(([k, v]) => `E${k}=${v}`)]),
     options.mc,
     `MAILER(${q('smtp')})dnl`,
     '',
@@ -148,6 +152,16 @@ export async function startSendmail(options: SendmailOptions): Promise<SendmailI
     output: daemon.output,
     run: (args, input) => runWith(cfFile, args, input),
     submit: (args, input) => runWith(submitCfFile, args, input),
+    waitForQueue: async (check, timeoutMs = 20_000) => {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const listing = (await runWith(cfFile, ['-v', '-bp'])).stdout;
+        if (check(listing)) return listing;
+        if (Date.now() > until) throw new Error(`sendmail: the queue never reached the expected state; -bp:\n${listing}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    queueFile: (id) => readFileSync(join(queue, `qf${id.replace(/[^A-Za-z0-9]/g, '')}`), 'latin1'),
     stop: daemon.stop,
   };
 }

@@ -127,6 +127,10 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
       bundled_map: false,
       'tor.socks': `127.0.0.1:${tor.port}`,
       'log.level': 'info',
+      // The example is set up for Postfix and the relay; these labs deliver their own way.
+      'header.transport': 'smtptor',
+      'relay.listen': null,
+      'relay.postfix_nexthop': null,
       ...spec.config(parts),
     }),
   );

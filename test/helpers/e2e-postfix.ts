@@ -21,6 +21,8 @@ export const EXAMPLES_POSTFIX = fileURLToPath(new URL('../../../examples/postfix
 export interface OnionPostfixOptions {
   /** Test-setup parameters beside the examples' (relayhost, default_transport, ...); they win. */
   readonly mainCf?: Readonly<Record<string, string>>;
+  /** Test-setup master.cf services after the examples' (e.g. a second smtpd). */
+  readonly masterCf?: string;
   /** Extra files for the config directory. */
   readonly files?: Readonly<Record<string, string>>;
 }
@@ -48,7 +50,7 @@ export async function startOnionPostfix(options: OnionPostfixOptions = {}): Prom
 
   const onionSmtpdPort = await freePort();
   if (!masterText.includes('127.0.0.1:2525 ')) throw new Error('examples/postfix/master.cf: the onion-facing smtpd 127.0.0.1:2525 is gone; update the e2e builder');
-  const masterCf = localPaths(masterText).replace('127.0.0.1:2525 ', `127.0.0.1:${onionSmtpdPort} `);
+  const masterCf = localPaths(masterText).replace('127.0.0.1:2525 ', `127.0.0.1:${onionSmtpdPort} `) + (options.masterCf === undefined ? '' : `\n${options.masterCf}\n`);
 
   const milterPath = chrootedUnixPath(exampleMainCf['smtpd_milters'], 'main.cf smtpd_milters');
   const submissionPath = chrootedUnixPath(exampleMainCf['non_smtpd_milters'], 'main.cf non_smtpd_milters');

@@ -6,7 +6,9 @@
 //   Postfix smtpd -> milter tags -> FILTER onionrelay:unix:/onionmx/relay.sock -> lmtp
 //     -> the daemon's relay -> SOCKS5 -> fake Tor -> onion sink
 //
-// Routes come from a pinned map (no DNS). The onion sink's final replies are scripted per Subject,
+// Header mode (examples/postfix/main.cf) and table mode (transport_maps asking the daemon's socketmap,
+// as examples/postfix/transport-lookup.cf) are both on, as an operator may run them; a second smtpd
+// without milters shows the table mode alone. Routes come from a pinned map (no DNS). The onion sink's final replies are scripted per Subject,
 // one per attempt, so a test decides which attempt is refused or left hanging. Every wait is on an
 // event (a sink message or final dot, a Postfix or daemon log line, the queue); no timing is
 // asserted. Mail a test leaves deferred is deleted at its end, so Postfix's retries never reach
@@ -29,10 +31,11 @@ import { removeAtProcessEnd } from '../helpers/process-end.ts';
 import { EXAMPLES_POSTFIX, startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
 import { exampleConfig, startDaemon, type DaemonProcess } from '../helpers/e2e-daemon.ts';
 import { onionFromPublicKey } from '../../src/resolve/onion.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const run = promisify(execFile);
 
-const skip = needRoot() || needPrograms('postfix', 'postconf', 'postqueue', 'postsuper', 'sendmail');
+const skip = needRoot() || needPrograms('postfix', 'postconf', 'postqueue', 'postsuper', 'postmap', 'sendmail');
 
 const onion = (seed: number): string => onionFromPublicKey(ed25519.getPublicKey(new Uint8Array(32).fill(seed)));
 const ONION = onion(11);
@@ -42,6 +45,8 @@ const DOMAIN = 'onion.example';
 /** Pinned while its mail is received, unpinned before that mail is delivered. */
 const GONE_DOMAIN = 'gone.example';
 const HELD = `held@${GONE_DOMAIN}`;
+const CLEAR_DOMAIN = 'clear.example';
+const RELAY_NEXTHOP = 'onionrelay:unix:/onionmx/relay.sock';
 const MB = 1024 * 1024;
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -59,6 +64,9 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
   let receiver: OnionPostfix;
   let pf: PostfixInstance;
   let daemon: DaemonProcess;
+  let socketmapPort: number;
+  /** An smtpd without milters: routing by transport_maps alone. */
+  let tableSmtpdPort: number;
   let serial = 0;
   const subject = (label: string): string => `${label} #${++serial}`;
   /** Final replies for the onion sink, per Subject, one per attempt; none left: 250. */
@@ -74,6 +82,7 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
       'milter.listen': receiver.milterListen,
       'milter.submission_listen': receiver.submissionListen,
       'relay.listen': receiver.relayListen,
+      'lookup.socketmap': `inet:127.0.0.1:${socketmapPort}`,
       maps: [pinsPath],
       bundled_map: false,
       'srv.enabled': false,
@@ -92,8 +101,8 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
     await daemon.waitFor(/configuration reloaded/, { since: mark });
   }
 
-  const send = (to: readonly string[], s: string, body?: string): Promise<TransactionResult> =>
-    sendSmtp(pf.smtpPort, { from: 'alice@sender.example', to, message: buildMessage([['Subject', s]], body) });
+  const send = (to: readonly string[], s: string, body?: string, port = pf.smtpPort): Promise<TransactionResult> =>
+    sendSmtp(port, { from: 'alice@sender.example', to, message: buildMessage([['Subject', s]], body) });
 
   const queueIdOf = (result: TransactionResult): string => {
     assert.equal(result.data?.code, 250, result.data?.raw ?? JSON.stringify(result.rcpts));
@@ -138,8 +147,14 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
     };
     tor = await startFakeTor(torOptions);
     cleanups.push(() => tor.close());
+    socketmapPort = await freePort();
+    tableSmtpdPort = await freePort();
+    const lookupCf = readFileSync(join(EXAMPLES_POSTFIX, 'transport-lookup.cf'), 'utf8');
+    assert.match(lookupCf, /^transport_maps = .*socketmap:inet:127\.0\.0\.1:8896:transport$/m);
     receiver = await startOnionPostfix({
+      masterCf: `127.0.0.1:${tableSmtpdPort} inet n - y - - smtpd -o syslog_name=postfix/table -o smtpd_milters=`,
       mainCf: {
+        transport_maps: `socketmap:inet:127.0.0.1:${socketmapPort}:transport`,
         // Everything the milter does not tag (here: bounces to the sender) goes the clearnet way.
         default_transport: 'smtp',
         relayhost: sinkNexthop(clearSink.port),
@@ -178,6 +193,22 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
     const line = await daemon.waitFor(/^relay delivery$/, { where: (l) => l['qid'] === qid });
     assert.deepEqual((line['recipients'] as { outcome: string }[]).map((r) => r.outcome), ['delivered']);
     await pf.waitForEmptyQueue();
+  });
+
+  it('1b. table mode: transport_maps answers the same relay nexthop, and Postfix delivers each recipient on its own way', async () => {
+    const postmap = (key: string) => run('postmap', ['-c', pf.configDir, '-q', key, `socketmap:inet:127.0.0.1:${socketmapPort}:transport`]);
+    assert.equal((await postmap(`x@${DOMAIN}`)).stdout, `${RELAY_NEXTHOP}\n`);
+    await assert.rejects(postmap(`x@${CLEAR_DOMAIN}`), 'not found: the default route');
+    const s = subject('table mode');
+    const qid = queueIdOf(await send([`tina@${DOMAIN}`, `tom@${CLEAR_DOMAIN}`], s, undefined, tableSmtpdPort));
+    const m = await onionSink.waitForMessage((x) => subjectOf(x) === s);
+    assert.deepEqual(m.to, [`tina@${DOMAIN}`]);
+    assert.deepEqual(headerValues(m.data, 'X-Onion-Route'), [], 'no milter here: the relay routed the recipient itself');
+    const clear = await clearSink.waitForMessage((x) => subjectOf(x) === s);
+    assert.deepEqual(clear.to, [`tom@${CLEAR_DOMAIN}`]);
+    await deliveryLine(qid, `tina@${DOMAIN}`, 'sent');
+    await pf.waitForEmptyQueue();
+    assert.equal(accepted(s).length, 1);
   });
 
   it('2. the onion refuses one of two recipients with 550: that one bounces, the other is delivered once', async () => {
@@ -374,8 +405,10 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
     assert.equal(accepted(s).length, 1);
   });
 
-  it('no onion mail went the clearnet way: the clearnet sink got only bounces', () => {
-    assert.ok(clearSink.messages.length >= 1);
-    for (const m of clearSink.messages) assert.equal(m.from, '', m.data.slice(0, 400));
+  it('no onion mail went the clearnet way: the clearnet sink got bounces and the clearnet recipient of 1b only', () => {
+    assert.ok(clearSink.messages.length >= 2);
+    for (const m of clearSink.messages) {
+      if (m.from !== '') assert.deepEqual(m.to, [`tom@${CLEAR_DOMAIN}`], m.data.slice(0, 400));
+    }
   });
 });

@@ -10,11 +10,13 @@
 //   from outside the chroot, for the daemon's config. Onion mail leaves through the `onionrelay`
 //   lmtp transport to the daemon's relay: no torsocks, no wrapper in the daemon directory.
 // Everything else (relayhost, default_transport, ...) is the caller's test setup, via `mainCf`.
+import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostfix, type PostfixInstance } from './postfix.ts';
 import { freePort } from './ports.ts';
+import type { TransactionResult } from './smtp-client.ts';
 
 export const EXAMPLES_POSTFIX = fileURLToPath(new URL('../../../examples/postfix/', import.meta.url));
 
@@ -78,6 +80,14 @@ export async function startOnionPostfix(options: OnionPostfixOptions = {}): Prom
     exampleMainCf,
     stop: () => pf.stop(),
   };
+}
+
+/** The queue id in Postfix's 250 to the final dot (asserting the message was queued). */
+export function queueIdOf(result: TransactionResult): string {
+  assert.equal(result.data?.code, 250, result.data?.raw ?? JSON.stringify(result.rcpts));
+  const id = /queued as ([0-9A-Za-z]+)/.exec(result.data.raw)?.[1];
+  assert.ok(id !== undefined, result.data.raw);
+  return id;
 }
 
 /** `key = value` lines, comments and blank lines skipped, indented continuation lines joined. */

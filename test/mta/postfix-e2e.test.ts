@@ -17,8 +17,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -29,8 +28,8 @@ import { openSmtp, sendSmtp, type TransactionResult } from '../helpers/smtp-clie
 import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 import { startFakeTor, type FakeTor } from '../helpers/fake-tor.ts';
 import { startNsd, type Nsd } from '../helpers/e2e-nsd.ts';
-import { removeAtProcessEnd } from '../helpers/process-end.ts';
-import { startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
+import { tempDirUntilEnd } from '../helpers/process-end.ts';
+import { queueIdOf, startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
 import { exampleConfig, startDaemon, type DaemonProcess, type LogLine } from '../helpers/e2e-daemon.ts';
 import { onionFromPublicKey } from '../../src/resolve/onion.ts';
 import { runCli } from '../cli/cli-helpers.ts';
@@ -103,26 +102,15 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve and it
   const send = (to: readonly string[], s: string, headers: readonly (readonly [string, string])[] = []): Promise<TransactionResult> =>
     sendSmtp(pf.smtpPort, { from: 'alice@sender.example', to, message: buildMessage([...headers, ['Subject', s]]) });
 
-  const queueIdOf = (result: TransactionResult): string => {
-    assert.equal(result.data?.code, 250, result.data?.raw ?? JSON.stringify(result.rcpts));
-    const id = /queued as ([0-9A-Za-z]+)/.exec(result.data.raw)?.[1];
-    assert.ok(id !== undefined, result.data.raw);
-    return id;
-  };
-
   /** The daemon's end-of-message line for a queue id. */
   const routedLine = (qid: string): Promise<LogLine> => daemon.waitFor(/^message routed$/, { where: (l) => l['qid'] === qid });
 
   const socksConnects = (destination: string): number => tor.requests.filter((r) => r.command === 'connect' && r.destination === destination).length;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'onionmx-e2e-'));
-    const release = removeAtProcessEnd(dir);
-    cleanups.push(() => {
-      rmSync(dir, { recursive: true, force: true });
-      release();
-      return Promise.resolve();
-    });
+    const temp = tempDirUntilEnd('onionmx-e2e-');
+    dir = temp.path;
+    cleanups.push(() => temp.remove());
     configPath = join(dir, 'config.yml');
     pinsPath = join(dir, 'pins.yml');
     for (const start of [

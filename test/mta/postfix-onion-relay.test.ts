@@ -16,8 +16,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -27,8 +26,8 @@ import { startSink, type Sink, type SinkMessage, type SinkReply } from '../helpe
 import { dataSection, openSmtp, sendSmtp, type TransactionResult } from '../helpers/smtp-client.ts';
 import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 import { startFakeTor, type FakeTor, type FakeTorOptions } from '../helpers/fake-tor.ts';
-import { removeAtProcessEnd } from '../helpers/process-end.ts';
-import { EXAMPLES_POSTFIX, startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
+import { tempDirUntilEnd } from '../helpers/process-end.ts';
+import { EXAMPLES_POSTFIX, queueIdOf, startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
 import { exampleConfig, startDaemon, type DaemonProcess } from '../helpers/e2e-daemon.ts';
 import { onionFromPublicKey } from '../../src/resolve/onion.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -104,13 +103,6 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
   const send = (to: readonly string[], s: string, body?: string, port = pf.smtpPort): Promise<TransactionResult> =>
     sendSmtp(port, { from: 'alice@sender.example', to, message: buildMessage([['Subject', s]], body) });
 
-  const queueIdOf = (result: TransactionResult): string => {
-    assert.equal(result.data?.code, 250, result.data?.raw ?? JSON.stringify(result.rcpts));
-    const id = /queued as ([0-9A-Za-z]+)/.exec(result.data.raw)?.[1];
-    assert.ok(id !== undefined, result.data.raw);
-    return id;
-  };
-
   /** Postfix's delivery line for a recipient of a queue id, from the onionrelay lmtp client. */
   const deliveryLine = (qid: string, rcpt: string, status: string, since?: number): Promise<RegExpExecArray> =>
     pf.waitForLog(new RegExp(`${qid}: to=<${escape(rcpt)}>, relay=[^,]*/onionmx/relay\\.sock[^,]*, .*status=${status} \\(([^\\n]*)\\)\\n`), since === undefined ? {} : { since });
@@ -120,13 +112,9 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'onionmx-pf-relay-'));
-    const release = removeAtProcessEnd(dir);
-    cleanups.push(() => {
-      rmSync(dir, { recursive: true, force: true });
-      release();
-      return Promise.resolve();
-    });
+    const temp = tempDirUntilEnd('onionmx-pf-relay-');
+    dir = temp.path;
+    cleanups.push(() => temp.remove());
     configPath = join(dir, 'config.yml');
     pinsPath = join(dir, 'pins.yml');
     onionSink = await startSink({

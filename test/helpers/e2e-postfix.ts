@@ -111,7 +111,7 @@ export function parseMainCf(text: string): Record<string, string> {
 }
 
 /** The Debian config directory in the examples becomes the instance's own. */
-function localPaths(text: string): string {
+export function localPaths(text: string): string {
   return text.replaceAll('/etc/postfix/', '$config_directory/');
 }
 

@@ -373,6 +373,22 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
     assert.equal(accepted(s).length, 1);
   });
 
+  it('5c. the relay killed (SIGKILL) with a message in flight: queued, and delivered once by the restarted daemon on its old socket', async () => {
+    const s = subject('relay killed');
+    finalReplies.set(s, [{ hang: true }]);
+    const qid = queueIdOf(await send([`jill@${DOMAIN}`], s));
+    await onionSink.waitUntil(() => finalDots.get(s) === 1);
+    const mark = await pf.logMark();
+    await daemon.kill();
+    assert.match((await deliveryLine(qid, `jill@${DOMAIN}`, 'deferred', mark))[1] ?? '', /^lost connection with [^ ]*\/onionmx\/relay\.sock\] while sending end of data/);
+    assert.equal(accepted(s).length, 0);
+    daemon = await startDaemon(configPath);
+    await pf.flush();
+    await deliveryLine(qid, `jill@${DOMAIN}`, 'sent');
+    await pf.waitForEmptyQueue();
+    assert.equal(accepted(s).length, 1);
+  });
+
   it('5b. Tor stopped with a message in flight: deferred ("Tor not running" while it is down), delivered once when it is back', async () => {
     const s = subject('tor stopped');
     finalReplies.set(s, [{ hang: true }]);

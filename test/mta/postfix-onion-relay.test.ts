@@ -41,6 +41,9 @@ const ONION = onion(11);
 /** Tor answers these with its extended error codes. */
 const TOR_FAILS = { F4: onion(12), F2: onion(13), F7: onion(14), F6: onion(15) } as const;
 const DOMAIN = 'onion.example';
+/** Its onion's server stops reading after DATA, so a big message backs up into the relay and Postfix. */
+const STALL_ONION = onion(16);
+const STALL_DOMAIN = 'stall.example';
 /** Pinned while its mail is received, unpinned before that mail is delivered. */
 const GONE_DOMAIN = 'gone.example';
 const HELD = `held@${GONE_DOMAIN}`;
@@ -58,6 +61,7 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
   let pinsPath: string;
   let onionSink: Sink;
   let clearSink: Sink;
+  let stallSink: Sink;
   let tor: FakeTor;
   let torOptions: FakeTorOptions;
   let receiver: OnionPostfix;
@@ -74,7 +78,7 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
   const accepted = (s: string): SinkMessage[] => onionSink.messages.filter((m) => subjectOf(m) === s);
 
   const pins = (withGone: boolean): string =>
-    [`${DOMAIN}: ${ONION}`, ...Object.entries(TOR_FAILS).map(([code, o]) => `${code.toLowerCase()}.example: ${o}`), ...(withGone ? [`${GONE_DOMAIN}: ${ONION}`] : [])].join('\n') + '\n';
+    [`${DOMAIN}: ${ONION}`, `${STALL_DOMAIN}: ${STALL_ONION}`, ...Object.entries(TOR_FAILS).map(([code, o]) => `${code.toLowerCase()}.example: ${o}`), ...(withGone ? [`${GONE_DOMAIN}: ${ONION}`] : [])].join('\n') + '\n';
 
   const config = (overrides: Readonly<Record<string, unknown>> = {}): string =>
     exampleConfig({
@@ -129,8 +133,10 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
     cleanups.push(() => onionSink.close());
     clearSink = await startSink();
     cleanups.push(() => clearSink.close());
+    stallSink = await startSink({ stallData: true });
+    cleanups.push(() => stallSink.close());
     torOptions = {
-      routes: { [`${ONION}:25`]: { host: '127.0.0.1', port: onionSink.port } },
+      routes: { [`${ONION}:25`]: { host: '127.0.0.1', port: onionSink.port }, [`${STALL_ONION}:25`]: { host: '127.0.0.1', port: stallSink.port } },
       replies: Object.fromEntries(Object.entries(TOR_FAILS).map(([code, o]) => [o, { kind: 'fail', rep: Number.parseInt(code, 16) }])),
     };
     tor = await startFakeTor(torOptions);
@@ -371,6 +377,27 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
     await deliveryLine(qid, `hank@${DOMAIN}`, 'sent');
     await pf.waitForEmptyQueue();
     assert.equal(accepted(s).length, 1);
+  });
+
+  it('5d. the relay stopped while Postfix streams a message it cannot finish: deferred mid-body, nothing reached any onion, delivered once after the restart', async () => {
+    const s = subject('stopped mid-data');
+    const rcpt = `kate@${STALL_DOMAIN}`;
+    // 40 MB: more than every socket buffer between Postfix and the stalled server holds.
+    const line = `${'x'.repeat(76)}\r\n`;
+    const qid = queueIdOf(await send([rcpt], s, line.repeat(Math.ceil((40 * MB) / line.length))));
+    await stallSink.waitUntil(() => stallSink.connections.some((c) => c.commands.includes('DATA')));
+    const mark = await pf.logMark();
+    assert.equal(await daemon.stop(), 0);
+    assert.match((await deliveryLine(qid, rcpt, 'deferred', mark))[1] ?? '', /^lost connection with [^ ]*\/onionmx\/relay\.sock\] while sending message body/);
+    assert.equal(stallSink.attempts, 0, 'the stalled onion never got a final dot');
+    // The onion's server is well again (here: another sink behind the same onion).
+    tor.route(`${STALL_ONION}:25`, { host: '127.0.0.1', port: onionSink.port });
+    daemon = await startDaemon(configPath);
+    await pf.flush();
+    await deliveryLine(qid, rcpt, 'sent');
+    await pf.waitForEmptyQueue();
+    assert.equal(accepted(s).length, 1);
+    assert.equal(stallSink.messages.length, 0);
   });
 
   it('5c. the relay killed (SIGKILL) with a message in flight: queued, and delivered once by the restarted daemon on its old socket', async () => {

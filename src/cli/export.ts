@@ -42,6 +42,7 @@ export async function runExport(args: readonly string[]): Promise<number> {
   const result = exportStaticMaps({
     format,
     transport: config.header.transport,
+    relayNexthop: config.relay.postfixNexthop,
     sources,
     parentMatch: config.mapParentMatch,
     localDomains: config.policy.localDomains,

@@ -198,7 +198,7 @@ export function validateConfig(doc: unknown, text: string, source: string | unde
   const l = c.section(root, ['lookup'], ['socketmap', 'tcp_table', 'sendmail', 'readsocket', 'budget', ...SOCKET_ACCESS_KEYS]);
   const t = c.section(root, ['tor'], ['socks', 'connect_timeout', 'dns_socks']);
   const hl = c.section(root, ['health'], ['enabled', 'interval', 'on_unreachable', 'failures_before_unreachable', 'concurrency', 'forget_after']);
-  const rl = c.section(root, ['relay'], ['listen', 'smtp_listen', 'helo_name', 'starttls', 'max_message_size', 'max_recipients', 'max_connections', 'idle_timeout', 'timeouts', 'pool', ...SOCKET_ACCESS_KEYS]);
+  const rl = c.section(root, ['relay'], ['listen', 'smtp_listen', 'postfix_nexthop', 'helo_name', 'starttls', 'max_message_size', 'max_recipients', 'max_connections', 'idle_timeout', 'timeouts', 'pool', ...SOCKET_ACCESS_KEYS]);
   const rlt = c.section(rl, ['relay', 'timeouts'], ['greeting', 'mail', 'rcpt', 'data_init', 'data_block', 'data_done']);
   const rlp = c.section(rl, ['relay', 'pool'], ['idle_time', 'max_per_onion', 'max_total']);
   const mt = c.section(root, ['metrics'], ['listen']);
@@ -303,6 +303,7 @@ function relaySection(c: Checker, rl: Obj, t: Obj, p: Obj): Omit<Config['relay']
   return {
     listen: relayListen(c, rl, 'listen'),
     smtpListen: relayListen(c, rl, 'smtp_listen'),
+    postfixNexthop: postfixNexthop(c, rl),
     heloName,
     starttls: c.oneOf(rl, ['relay', 'starttls'], ['off', 'opportunistic', 'required'] as const, d.starttls),
     maxMessageSize: c.int(rl, ['relay', 'max_message_size'], d.maxMessageSize, 1024, 2 ** 40),
@@ -324,6 +325,15 @@ function relaySection(c: Checker, rl: Obj, t: Obj, p: Obj): Omit<Config['relay']
       maxTotal: c.int(p, ['relay', 'pool', 'max_total'], d.pool.maxTotal, 1, 100_000),
     },
   };
+}
+
+/** A Postfix lmtp nexthop: `unix:<path>` or `inet:<host>:<port>`, one word (it ends a transport answer). */
+function postfixNexthop(c: Checker, o: Obj): string | undefined {
+  const value = c.string(o, ['relay', 'postfix_nexthop'], undefined);
+  if (value !== undefined && !/^(?:unix:[^\s,]+|inet:[^\s,]+:[0-9]{1,5})$/.test(value)) {
+    c.problem(['relay', 'postfix_nexthop'], 'must be a Postfix lmtp nexthop: unix:/path (relative to the chroot of a chrooted lmtp) or inet:host:port');
+  }
+  return value;
 }
 
 /** The relay delivers whatever onion mail it is handed: a unix socket or loopback only. */

@@ -107,6 +107,11 @@ export interface Config {
     readonly listen: string | undefined;
     /** An optional SMTP listener, for MTAs whose transports cannot speak LMTP. */
     readonly smtpListen: string | undefined;
+    /**
+     * The relay as Postfix's lmtp names it (`unix:/onionmx/relay.sock`): set, the Postfix lookup
+     * answers and exports route to `<header.transport>:<this>` instead of to the onion itself.
+     */
+    readonly postfixNexthop: string | undefined;
     /** Our name in the greeting to the MTA and in EHLO to the onions. */
     readonly heloName: string;
     /** TLS inside Tor: defence in depth only (the onion address already authenticates the server). */
@@ -168,6 +173,7 @@ export const defaults: Config = {
   relay: {
     listen: undefined,
     smtpListen: undefined,
+    postfixNexthop: undefined,
     heloName: '[127.0.0.1]',
     starttls: 'opportunistic',
     maxMessageSize: 104_857_600,

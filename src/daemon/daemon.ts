@@ -179,7 +179,7 @@ export class Daemon {
     ];
     const settings = (): LookupSettings => {
       if (this.#built === undefined) throw new Error('daemon not started');
-      return { resolver: this.#lookupResolver(this.#built.resolver), transport: this.#config.header.transport, budgetMs: this.#config.lookup.budgetMs };
+      return { resolver: this.#lookupResolver(this.#built.resolver), transport: this.#config.header.transport, relayNexthop: this.#config.relay.postfixNexthop, budgetMs: this.#config.lookup.budgetMs };
     };
     const onOutcome = (outcome: LookupOutcome, protocol: string): void => {
       this.metrics.lookupRequest(protocol, outcome.kind === 'decision' ? outcome.decision.kind : outcome.kind);

@@ -17,6 +17,8 @@ export interface LookupSettings {
   readonly resolver: DecisionSource;
   /** Postfix transport (and Sendmail mailer) name for route answers, e.g. `smtptor`. */
   readonly transport: string;
+  /** Postfix answers name the relay (config relay.postfix_nexthop) instead of the onions. */
+  readonly relayNexthop?: string | undefined;
   readonly budgetMs: number;
 }
 

@@ -19,6 +19,8 @@ export interface ExportOptions {
   readonly format: ExportFormat;
   /** Postfix transport / Sendmail mailer name (config header.transport). */
   readonly transport: string;
+  /** Postfix lines name the relay (config relay.postfix_nexthop) instead of the onion. */
+  readonly relayNexthop?: string | undefined;
   /** In priority order: the operator's maps first, then the bundled map. */
   readonly sources: readonly ExportSource[];
   /** Exact entries also route subdomains (config map_parent_match). */
@@ -68,7 +70,7 @@ export function exportStaticMaps(o: ExportOptions): ExportResult {
   }
   const lines: string[] = [];
   for (const r of [...chosen.values()].sort((a, b) => compareKeys(a.key, b.key))) {
-    const line = formatLine(o.format, o.transport, r);
+    const line = formatLine(o, r);
     if (line === undefined) {
       notes.push(`skipped ${r.key}: port ${r.port} cannot be written in a Sendmail mailertable (${r.origin})`);
       continue;
@@ -87,11 +89,12 @@ export function exportStaticMaps(o: ExportOptions): ExportResult {
   return { text: [...header, ...lines, ''].join('\n'), routes: lines.length, skipped: notes.length };
 }
 
-function formatLine(format: ExportFormat, transport: string, r: Route): string | undefined {
+function formatLine(o: ExportOptions, r: Route): string | undefined {
   const hop = [{ onion: r.onion, port: r.port }];
-  switch (format) {
+  const transport = o.transport;
+  switch (o.format) {
     case 'postfix':
-      return `${r.key}\t${postfixRoute(transport, hop)}`;
+      return `${r.key}\t${postfixRoute(transport, hop, o.relayNexthop)}`;
     case 'sendmail':
       return r.port === 25 ? `${r.key}\t${transport}:[${r.onion}]` : undefined;
     case 'exim':

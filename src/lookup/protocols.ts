@@ -80,7 +80,7 @@ class SocketmapHandler implements ProtocolHandler {
       const outcome = this.#answerer.decide(key, this.#protocol);
       const settings = this.#answerer.settings;
       if (this.#protocol === 'sendmail') return then(outcome, (o) => frame(socketmapReply(sendmailAnswer(name, o, settings.transport), name)));
-      return then(outcome, (o) => frame(socketmapReply(postfixAnswer(o, settings.transport))));
+      return then(outcome, (o) => frame(socketmapReply(postfixAnswer(o, settings.transport, settings.relayNexthop))));
     };
   }
 }
@@ -112,7 +112,7 @@ class TcpTableHandler implements ProtocolHandler {
     // A malformed request gets 400 (Postfix then reconnects); the stream itself is still in sync.
     if (!request.ok) return fixed(Buffer.from(tcpTableReplyLine({ status: 400, reason: request.reason }), 'latin1'));
     const key = request.key;
-    return () => then(this.#answerer.decide(key, 'tcp-table'), (o) => Buffer.from(tcpTableReplyLine(tcpTableReply(postfixAnswer(o, this.#answerer.settings.transport))), 'latin1'));
+    return () => then(this.#answerer.decide(key, 'tcp-table'), (o) => Buffer.from(tcpTableReplyLine(tcpTableReply(postfixAnswer(o, this.#answerer.settings.transport, this.#answerer.settings.relayNexthop))), 'latin1'));
   }
 }
 

@@ -23,15 +23,16 @@ export type Answer =
   | { readonly kind: 'not-found' }
   | { readonly kind: 'temporary'; readonly reason: string };
 
-/** `smtptor:[a.onion]:25,[b.onion]:25`. */
-export function postfixRoute(transport: string, hops: readonly OnionTarget[]): string {
+/** `smtptor:[a.onion]:25,[b.onion]:25`; with the relay's nexthop, `onionrelay:unix:/onionmx/relay.sock` (the relay routes itself). */
+export function postfixRoute(transport: string, hops: readonly OnionTarget[], relayNexthop?: string): string {
+  if (relayNexthop !== undefined) return `${transport}:${relayNexthop}`;
   return `${transport}:${hops
     .slice(0, MAX_HOPS)
     .map((h) => `[${h.onion}]:${h.port}`)
     .join(',')}`;
 }
 
-export function postfixAnswer(outcome: LookupOutcome, transport: string): Answer {
+export function postfixAnswer(outcome: LookupOutcome, transport: string, relayNexthop?: string): Answer {
   switch (outcome.kind) {
     case 'skipped':
       return { kind: 'not-found' };
@@ -41,7 +42,7 @@ export function postfixAnswer(outcome: LookupOutcome, transport: string): Answer
       const d = outcome.decision;
       switch (d.kind) {
         case 'route':
-          return { kind: 'found', value: postfixRoute(transport, d.hops) };
+          return { kind: 'found', value: postfixRoute(transport, d.hops, relayNexthop) };
         case 'none':
           return { kind: 'not-found' };
         case 'tempfail':

@@ -190,6 +190,7 @@ test('relay: listeners, limits, upstream timeouts and pool are read; defaults ma
 relay:
   listen: unix:/var/spool/postfix/onionmx/relay.sock
   smtp_listen: inet:127.0.0.1:8825
+  postfix_nexthop: unix:/onionmx/relay.sock
   helo_name: relay.example.org
   starttls: required
   max_message_size: 52428800
@@ -204,6 +205,8 @@ relay:
   const relay = r.config.relay;
   assert.equal(relay.listen, 'unix:/var/spool/postfix/onionmx/relay.sock');
   assert.equal(relay.smtpListen, 'inet:127.0.0.1:8825');
+  assert.equal(relay.postfixNexthop, 'unix:/onionmx/relay.sock');
+  assert.equal(defaults.relay.postfixNexthop, undefined, 'Postfix lookups answer the onions unless told the relay');
   assert.equal(relay.heloName, 'relay.example.org');
   assert.equal(relay.starttls, 'required');
   assert.equal(relay.maxMessageSize, 52_428_800);
@@ -222,6 +225,7 @@ test('relay: non-loopback listeners, bad names and impossible limits are refused
 relay:
   listen: inet:0.0.0.0:24
   smtp_listen: inet:192.0.2.1:25
+  postfix_nexthop: "[127.0.0.1]:24, x"
   helo_name: "not a name"
   starttls: maybe
   max_recipients: 10
@@ -232,7 +236,7 @@ relay:
   );
   assert.ok(!r.ok);
   const paths = r.problems.map((p) => p.path);
-  for (const path of ['relay.listen', 'relay.smtp_listen', 'relay.helo_name', 'relay.starttls', 'relay.max_recipients', 'relay.timeouts.greeting', 'relay.timeouts.quit', 'relay.pool.max_per_onion']) {
+  for (const path of ['relay.listen', 'relay.smtp_listen', 'relay.postfix_nexthop', 'relay.helo_name', 'relay.starttls', 'relay.max_recipients', 'relay.timeouts.greeting', 'relay.timeouts.quit', 'relay.pool.max_per_onion']) {
     assert.ok(paths.includes(path), `${path} in ${paths.join(', ')}`);
   }
   assert.match(r.problems.find((p) => p.path === 'relay.listen')?.message ?? '', /open relay/);

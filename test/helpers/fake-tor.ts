@@ -7,7 +7,8 @@
 //   tor.requests                   // every SOCKS request, in arrival order (see SocksRequest)
 //   tor.connects(`${onion}:25`)    // how many CONNECTs named that destination
 //   await tor.waitForRequests(n)   // resolves once n requests have arrived (event driven)
-//   await tor.close()              // destroys every open client and upstream socket
+//   await tor.close()              // destroys every open client and upstream socket (Tor stopped)
+//   await startFakeTor({ ...options, port: tor.port })   // and started again where clients expect it
 //
 // What it speaks (as Tor does, see the reference on Tor's SOCKS behaviour):
 // - SOCKS5 only. Method negotiation selects USERNAME/PASSWORD (0x02) whenever the client offers it
@@ -75,6 +76,8 @@ export interface SocksRequest {
 }
 
 export interface FakeTorOptions {
+  /** A fixed port, e.g. to come back where a stopped one was; default: a free one. */
+  readonly port?: number;
   readonly routes?: Readonly<Record<string, RouteTarget>>;
   readonly replies?: Readonly<Record<string, FakeTorReply>>;
   readonly behaviour?: (request: SocksRequest) => FakeTorReply | undefined;
@@ -355,7 +358,7 @@ export async function startFakeTor(options: FakeTorOptions = {}): Promise<FakeTo
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });

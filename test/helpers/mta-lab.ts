@@ -168,6 +168,10 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
       'relay.listen': `unix:${relaySocket}`,
       'relay.timeouts.data_done': LAB_DATA_DONE_TIMEOUT,
       'log.level': 'info',
+      // The example's table-mode nexthop is Postfix's (a chrooted lmtp socket name); these labs
+      // reach relay.listen their own way, and the Sendmail lab names its own mailer.
+      'header.transport': 'smtptor',
+      'relay.postfix_nexthop': null,
       ...spec.config(parts),
     }),
   );

@@ -55,6 +55,11 @@ describe('export', () => {
     assert.equal(r.skipped, 2);
   });
 
+  it('postfix with relay.postfix_nexthop: every route names the relay (it picks the onion itself), whatever the port', () => {
+    const r = exportStaticMaps(options('postfix', { transport: 'onionrelay', relayNexthop: 'unix:/onionmx/relay.sock' }));
+    assert.deepEqual(body(r.text), ['both.example', 'odd.example', '.sub.example', 'upstream.example'].map((d) => `${d}\tonionrelay:unix:/onionmx/relay.sock`));
+  });
+
   it('sendmail: mailer:[onion] values; a port other than 25 cannot be written and is left out', () => {
     const r = exportStaticMaps(options('sendmail'));
     assert.deepEqual(body(r.text), [`both.example\tsmtptor:[${A}]`, `.sub.example\tsmtptor:[${A}]`, `upstream.example\tsmtptor:[${B}]`]);

@@ -65,9 +65,9 @@ interface Fixture {
   close(): Promise<void>;
 }
 
-async function startAll(budgetMs = 60_000): Promise<Fixture> {
+async function startAll(budgetMs = 60_000, more: { readonly transport?: string; readonly relayNexthop?: string } = {}): Promise<Fixture> {
   const resolver = standardResolver();
-  const answerer = new LookupAnswerer({ settings: () => ({ resolver, transport: 'smtptor', budgetMs }), log: silentLogger() });
+  const answerer = new LookupAnswerer({ settings: () => ({ resolver, transport: 'smtptor', budgetMs, ...more }), log: silentLogger() });
   const protocols: LookupProtocol[] = ['socketmap', 'sendmail', 'tcp-table', 'exim'];
   const servers = {} as Record<LookupProtocol, LookupServer>;
   const ports = {} as Record<LookupProtocol, number>;
@@ -154,6 +154,27 @@ describe('lookup servers', { timeout: 30_000 }, () => {
     c.write(`get ${'a'.repeat(5000)}`);
     assert.match((await c.next()) ?? '', /^400 request%20line%20longer%20than%204096%20bytes/);
     await c.closed;
+  });
+
+  it('with relay.postfix_nexthop, Postfix routes name the relay for every onion; failures, bounces and Sendmail answers do not change', async () => {
+    const g = await startAll(60_000, { transport: 'onionrelay', relayNexthop: 'unix:/onionmx/relay.sock' });
+    try {
+      const c = await socketmapClient({ port: g.ports.socketmap });
+      assert.equal(await c.ask('transport', 'a@onion.example'), 'OK onionrelay:unix:/onionmx/relay.sock');
+      assert.equal(await c.ask('transport', 'b@multi.example'), 'OK onionrelay:unix:/onionmx/relay.sock');
+      assert.equal(await c.ask('transport', 'x@clear.example'), 'NOTFOUND ');
+      assert.equal(await c.ask('transport', 'x@broken.example'), 'TEMP broken.example: servfail (all servers failed)');
+      assert.equal(await c.ask('transport', 'x@bad.onion'), 'OK error:5.1.2 invalid onion domain bad.onion: not a v3 onion address');
+      c.close();
+      const t = await tcpTableClient({ port: g.ports['tcp-table'] });
+      assert.equal(await t.ask('x@multi.example'), '200 onionrelay:unix:/onionmx/relay.sock');
+      t.close();
+      const m = await socketmapClient({ port: g.ports.sendmail });
+      assert.equal(await m.ask('mailertable', 'onion.example'), `OK onionrelay:[${A}]`);
+      m.close();
+    } finally {
+      await g.close();
+    }
   });
 
   it('Sendmail socket map: mailertable and onionroute on one connection, partial keys without DNS, never a bare OK', async () => {

@@ -1,7 +1,8 @@
-// The product end to end: a real Postfix built from examples/postfix (smtpd and cleanup chrooted,
-// our milter on the unix sockets inside the queue directory as main.cf says, the smtptor transport
-// running Postfix's smtp client under Debian's torsocks), `onionmx-milter serve` configured from
-// examples/config.yml, and a stand-in for Tor's SocksPort that maps `<onion>:25` to local sinks.
+// The product end to end: a real Postfix built from examples/postfix (smtpd, cleanup and the
+// onionrelay lmtp client chrooted, our milter and relay on the unix sockets inside the queue
+// directory as main.cf and the header checks say), `onionmx-milter serve` configured from
+// examples/config.yml (its relay delivering onion mail), and a stand-in for Tor's SocksPort that
+// maps `<onion>:25` to local sinks. No torsocks anywhere.
 // Untagged mail goes "the normal way": relayhost to a clearnet sink.
 //
 // DNS: a real authoritative server (nsd, unsigned zones on 127.0.0.1; see e2e-nsd.ts), so the daemon
@@ -16,8 +17,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -28,15 +28,15 @@ import { openSmtp, sendSmtp, type TransactionResult } from '../helpers/smtp-clie
 import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
 import { startFakeTor, type FakeTor } from '../helpers/fake-tor.ts';
 import { startNsd, type Nsd } from '../helpers/e2e-nsd.ts';
-import { removeAtProcessEnd } from '../helpers/process-end.ts';
-import { startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
+import { tempDirUntilEnd } from '../helpers/process-end.ts';
+import { queueIdOf, startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
 import { exampleConfig, startDaemon, type DaemonProcess, type LogLine } from '../helpers/e2e-daemon.ts';
 import { onionFromPublicKey } from '../../src/resolve/onion.ts';
 import { runCli } from '../cli/cli-helpers.ts';
 
 const run = promisify(execFile);
 
-const skip = needRoot() || needPrograms('postfix', 'postconf', 'postqueue', 'postsuper', 'postcat', 'sendmail', 'torsocks', 'nsd');
+const skip = needRoot() || needPrograms('postfix', 'postconf', 'postqueue', 'postsuper', 'postcat', 'sendmail', 'nsd');
 
 /** A valid v3 onion (real Ed25519 key, checksum) from a fixed seed. */
 function onion(seed: number): string {
@@ -59,8 +59,11 @@ const INSPECT = `inspect@${SRV_DOMAIN}`;
 const HEADER = 'X-Onion-Route';
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The `relay=` field of Postfix's delivery log line for the onionrelay lmtp transport. */
+const RELAY_FIELD = 'relay=[^,]*/onionmx/relay\\.sock[^,]*';
+const ROUTE_NEXTHOP = 'onionrelay:unix:/onionmx/relay.sock';
 
-describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torsocks, fake Tor', { skip }, () => {
+describe('end to end: Postfix from examples/postfix, onionmx-milter serve and its relay, fake Tor', { skip }, () => {
   const cleanups: (() => Promise<void>)[] = [];
   let dir: string;
   let configPath: string;
@@ -86,6 +89,7 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     return exampleConfig({
       'milter.listen': receiver.milterListen,
       'milter.submission_listen': receiver.submissionListen,
+      'relay.listen': receiver.relayListen,
       maps: [pinsPath],
       'dns.servers': [nsd.server],
       'dns.dnssec': 'optional',
@@ -98,26 +102,15 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
   const send = (to: readonly string[], s: string, headers: readonly (readonly [string, string])[] = []): Promise<TransactionResult> =>
     sendSmtp(pf.smtpPort, { from: 'alice@sender.example', to, message: buildMessage([...headers, ['Subject', s]]) });
 
-  const queueIdOf = (result: TransactionResult): string => {
-    assert.equal(result.data?.code, 250, result.data?.raw ?? JSON.stringify(result.rcpts));
-    const id = /queued as ([0-9A-Za-z]+)/.exec(result.data.raw)?.[1];
-    assert.ok(id !== undefined, result.data.raw);
-    return id;
-  };
-
   /** The daemon's end-of-message line for a queue id. */
   const routedLine = (qid: string): Promise<LogLine> => daemon.waitFor(/^message routed$/, { where: (l) => l['qid'] === qid });
 
   const socksConnects = (destination: string): number => tor.requests.filter((r) => r.command === 'connect' && r.destination === destination).length;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'onionmx-e2e-'));
-    const release = removeAtProcessEnd(dir);
-    cleanups.push(() => {
-      rmSync(dir, { recursive: true, force: true });
-      release();
-      return Promise.resolve();
-    });
+    const temp = tempDirUntilEnd('onionmx-e2e-');
+    dir = temp.path;
+    cleanups.push(() => temp.remove());
     configPath = join(dir, 'config.yml');
     pinsPath = join(dir, 'pins.yml');
     for (const start of [
@@ -146,7 +139,6 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     ]);
     cleanups.push(() => nsd.close());
     receiver = await startOnionPostfix({
-      torPort: tor.port,
       mainCf: {
         // The normal way out for everything the milter does not tag: the clearnet sink.
         default_transport: 'smtp',
@@ -167,28 +159,31 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   });
 
-  /** Sends one message to `rcpt` and checks it arrived at `sink` through the fake Tor, relayed to `onion`. */
+  /** Sends one message to `rcpt` and checks it arrived at `sink` through the relay and the fake Tor, to `onion`. */
   async function assertOnionDelivery(rcpt: string, sink: Sink, target: string, source: string): Promise<void> {
     const s = subject(`to ${rcpt}`);
-    const connectsBefore = socksConnects(`${target}:25`);
     const qid = queueIdOf(await send([rcpt], s));
     const m = await sink.waitForMessage(bySubject(s));
     assert.deepEqual(m.to, [rcpt]);
     assert.deepEqual(headerValues(m.data, HEADER), [], 'the routing header never leaves the host');
-    assert.ok(socksConnects(`${target}:25`) > connectsBefore, 'a SOCKS CONNECT named the onion');
+    // A new SOCKS CONNECT, or the relay's pooled session from an earlier one (the pool's idle time).
+    assert.ok(socksConnects(`${target}:25`) > 0, 'a SOCKS CONNECT named the onion');
     const connect = tor.requests.findLast((r) => r.destination === `${target}:25`);
-    assert.equal(connect?.atyp, 3, 'torsocks sends the onion name (hostname CONNECT), not its cookie address');
-    await pf.waitForLog(new RegExp(`${qid}: to=<${escape(rcpt)}>, relay=${escape(target)}\\[[0-9.]+\\]:25, .*status=sent`));
+    assert.equal(connect?.atyp, 3, 'the relay sends the onion name (hostname CONNECT)');
+    await pf.waitForLog(new RegExp(`${qid}: to=<${escape(rcpt)}>, ${RELAY_FIELD}, .*status=sent \\(250 `));
     // cleanup logs the (truncated) header, the client, then the FILTER action it applied.
-    await pf.waitForLog(new RegExp(`${qid}: milter-header-filter: header ${HEADER}: [^\\n]*: smtptor:\\[${escape(target)}\\]:25\\n`));
+    await pf.waitForLog(new RegExp(`${qid}: milter-header-filter: header ${HEADER}: [^\\n]*: ${escape(ROUTE_NEXTHOP)}\\n`));
     const line = await routedLine(qid);
-    assert.equal(line['route'], `smtptor:[${target}]:25`);
+    assert.equal(line['route'], `onionrelay:[${target}]:25`);
+    // The relay's own line for the attempt carries the queue id the lmtp client passed (XFORWARD).
+    const delivery = await daemon.waitFor(/^relay delivery$/, { where: (l) => l['qid'] === qid });
+    assert.deepEqual((delivery['recipients'] as { outcome: string }[]).map((r) => r.outcome), ['delivered']);
     const decisions = line['decisions'] as string[];
     assert.match(decisions[0] ?? '', new RegExp(`^[^ ]+ route ${source}( dnssec)? ${escape(target)}:25( |$)`));
     assert.equal(clearSink.messages.some(bySubject(s)), false, 'no copy went the clearnet way');
   }
 
-  it('1. a domain with an _onion-mx._tcp SRV record (served by nsd) is delivered to its onion through torsocks and the SOCKS server', async () => {
+  it('1. a domain with an _onion-mx._tcp SRV record (served by nsd) is delivered to its onion through the relay and the SOCKS server', async () => {
     await assertOnionDelivery(`alice@${SRV_DOMAIN}`, srvSink, SRV_ONION, 'srv');
   });
 
@@ -214,7 +209,7 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
   });
 
   it('4. forged X-Onion-Route headers are deleted before queueing and never obeyed', async () => {
-    const forged = `smtptor:[${FORGED_ONION}]:25`;
+    const forged = `onionrelay:[${FORGED_ONION}]:25`;
     const forgedHeaders = [[HEADER, forged], ['x-onion-route', forged]] as const;
 
     // An onion recipient, held so the queue file can be read before delivery: one header, ours.
@@ -223,7 +218,7 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     const entry = (await pf.queue()).find((q) => q.queueId === qid);
     assert.equal(entry?.queueName, 'hold');
     const queued = (await run('postcat', ['-c', pf.configDir, '-h', '-q', qid])).stdout;
-    assert.deepEqual(headerValues(queued, HEADER), [`smtptor:[${SRV_ONION}]:25`], queued);
+    assert.deepEqual(headerValues(queued, HEADER), [`onionrelay:[${SRV_ONION}]:25`], queued);
     await run('postsuper', ['-c', pf.configDir, '-H', qid]);
     await pf.flush();
     const m = await srvSink.waitForMessage(bySubject(held));
@@ -309,7 +304,7 @@ describe('end to end: Postfix from examples/postfix, onionmx-milter serve, torso
     const m = await srvSink.waitForMessage(bySubject(s));
     assert.deepEqual(m.to, [rcpt]);
     assert.deepEqual(headerValues(m.data, HEADER), []);
-    await pf.waitForLog(new RegExp(`: to=<${escape(rcpt)}>, relay=${escape(SRV_ONION)}\\[[0-9.]+\\]:25, .*status=sent`));
+    await pf.waitForLog(new RegExp(`: to=<${escape(rcpt)}>, ${RELAY_FIELD}, .*status=sent`));
   });
 
   it('the onion-facing smtpd from master.cf does not relay for loopback clients (what Tor forwards arrives from 127.0.0.1)', async () => {

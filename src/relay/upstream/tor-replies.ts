@@ -6,6 +6,7 @@ import type { TorConnectFailure } from '../../tor/socks-connect.ts';
 import type { OnionTarget } from '../../resolve/types.ts';
 import type { SmtpReply } from '../envelope.ts';
 import { formatSocksEndpoint, type SocksEndpoint } from '../../tor/socks-endpoint.ts';
+import { socksReplyInfo } from '../../tor/socks-reply.ts';
 import { reply, targetLabel } from './replies.ts';
 
 interface Row {
@@ -16,7 +17,7 @@ interface Row {
 }
 
 const RETRY = 'the MTA will retry';
-const CONFIG = 'a configuration problem on this host';
+const CONFIG = 'configuration problem here';
 
 /** By TorConnectFailure.code: Tor's REP byte in hex, or the failure kind. */
 export const TOR_FAILURE_REPLIES: Readonly<Record<string, Row>> = {
@@ -58,11 +59,15 @@ export function torFailureReply(failure: TorConnectFailure, target: OnionTarget,
 }
 
 /**
- * Tor's reason in words. connectViaTor's message names the proxy and the destination already,
- * except for its own connect timeout and proxy failures, which name the proxy only.
+ * Tor's reason in words, first: `mailq` shows a deferral's first 100 characters and Exim's lmtp
+ * transport reads a reply into 256 bytes, so a refusal leads with Tor's words and leaves out the
+ * proxy (tor.socks is in the config). connectViaTor's other messages name the proxy, which is
+ * what is wrong there, but not always the destination.
  */
 function describe(failure: TorConnectFailure, target: OnionTarget, proxy: SocksEndpoint): string {
   const label = targetLabel(target);
+  if (failure.kind === 'socks-reply' && failure.rep !== undefined) return `Tor: ${socksReplyInfo(failure.rep).words}, for ${label}`;
   if (failure.message.includes(label)) return failure.message;
-  return `${failure.message} (for ${label} via ${formatSocksEndpoint(proxy)})`;
+  const via = formatSocksEndpoint(proxy);
+  return failure.message.includes(via) ? `${failure.message} (for ${label})` : `${failure.message} (for ${label} via ${via})`;
 }

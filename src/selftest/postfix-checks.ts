@@ -110,7 +110,7 @@ export async function checkOutboundStrip(view: PostfixView, transport: string, h
   if (found.kind === 'found' && /^IGNORE\b/i.test(found.value)) return pass(OUTBOUND_CHECK, `${where}: ${found.table} answers IGNORE`);
   if (client === 'lmtp' && relayListen !== undefined) return pass(OUTBOUND_CHECK, `${transport} delivers over LMTP to the built-in relay (relay.listen), which deletes the header`);
   const said = found.kind === 'found' ? `${found.table} answers "${found.value}"` : found.kind === 'error' ? `cannot query ${tables.join(', ')}: ${found.message}` : tables.length === 0 ? `${where} is empty` : `no line of ${tables.join(', ')} matches`;
-  return fail(OUTBOUND_CHECK, `${said}: the routing header leaves this host through ${transport}`, `add /^${headerLine.slice(0, headerLine.indexOf(':'))}:/ IGNORE to a table in ${param} (see examples/postfix/onion_smtp_header_checks)`);
+  return fail(OUTBOUND_CHECK, `${said}: the routing header leaves this host through ${transport}`, `add /^${headerLine.slice(0, headerLine.indexOf(':'))}:/ IGNORE to a table in ${param}, or in -o ${param}= on ${transport} in master.cf (see examples/postfix/onion_smtp_header_checks)`);
 }
 
 /**

@@ -67,38 +67,51 @@ function loopbackName(host: string): string {
 
 export interface HeaderCheckOutcome {
   readonly result: CheckResult;
-  /** The transport the FILTER action names (undefined: no FILTER). */
-  readonly transport: string | undefined;
+  /** What the FILTER action names (undefined: no FILTER). */
+  readonly filter: FilterTarget | undefined;
 }
 
 /** milter_header_checks answers the header we write with FILTER to a transport master.cf defines. */
 export async function checkHeaderTable(view: PostfixView, headerLine: string, lookup: TableLookup, headerName: string): Promise<HeaderCheckOutcome> {
   const tables = parseTableList(view.main['milter_header_checks']);
-  const fixTable = `add a line matching "${headerLine}" with FILTER <transport>:[$1]:$2 to milter_header_checks (see examples/postfix/onion_milter_header_checks)`;
-  if (tables.length === 0) return { result: fail(HEADER_CHECK, `milter_header_checks is empty: the ${headerName} header routes nothing`, fixTable), transport: undefined };
+  const fixTable = `add a line matching "${headerLine}" with FILTER <transport>:<nexthop> to milter_header_checks (see examples/postfix/onion_milter_header_checks)`;
+  if (tables.length === 0) return { result: fail(HEADER_CHECK, `milter_header_checks is empty: the ${headerName} header routes nothing`, fixTable), filter: undefined };
   const found = await lookup(tables, headerLine);
-  if (found.kind === 'error') return { result: fail(HEADER_CHECK, `cannot query ${tables.join(', ')}: ${found.message}`, 'install the table type (Debian: postfix-pcre) and make the file readable'), transport: undefined };
-  if (found.kind === 'none') return { result: fail(HEADER_CHECK, `no line of ${tables.join(', ')} matches "${headerLine}"`, fixTable), transport: undefined };
-  const filter = /^FILTER\s+(\S+)/i.exec(found.value);
-  const target = filter?.[1];
-  if (target === undefined) return { result: fail(HEADER_CHECK, `${found.table} answers "${found.value}", not FILTER`, fixTable), transport: undefined };
-  const transport = target.slice(0, Math.max(0, target.indexOf(':'))) || target;
+  if (found.kind === 'error') return { result: fail(HEADER_CHECK, `cannot query ${tables.join(', ')}: ${found.message}`, 'install the table type (Debian: postfix-pcre) and make the file readable'), filter: undefined };
+  if (found.kind === 'none') return { result: fail(HEADER_CHECK, `no line of ${tables.join(', ')} matches "${headerLine}"`, fixTable), filter: undefined };
+  const target = /^FILTER\s+(\S+)/i.exec(found.value)?.[1];
+  if (target === undefined) return { result: fail(HEADER_CHECK, `${found.table} answers "${found.value}", not FILTER`, fixTable), filter: undefined };
+  const filter = parseFilterTarget(target);
+  const transport = filter.transport;
   const service = findTransport(view, transport);
   if (service === undefined) {
-    return { result: fail(HEADER_CHECK, `${found.table}: FILTER ${target}, but master.cf defines no "${transport} unix" service`, `add the ${transport} transport to master.cf (see examples/postfix/master.cf)`), transport };
+    return { result: fail(HEADER_CHECK, `${found.table}: FILTER ${target}, but master.cf defines no "${transport} unix" service`, `add the ${transport} transport to master.cf (see examples/postfix/master.cf)`), filter };
   }
-  return { result: pass(HEADER_CHECK, `${found.table}: FILTER ${target} (transport ${transport}: ${service.command})`), transport };
+  return { result: pass(HEADER_CHECK, `${found.table}: FILTER ${target} (transport ${transport}: ${service.command})`), filter };
 }
 
 export function findTransport(view: PostfixView, transport: string): MasterService | undefined {
   return view.services.find((s) => s.name === transport && s.type === 'unix');
 }
 
+/** Where FILTER sends the message: `smtptor:[<onion>]:25`, `onionrelay:unix:/onionmx/relay.sock`. */
+export interface FilterTarget {
+  readonly transport: string;
+  /** undefined: the transport's own default nexthop. */
+  readonly nexthop: string | undefined;
+}
+
+export function parseFilterTarget(target: string): FilterTarget {
+  const colon = target.indexOf(':');
+  return colon < 0 ? { transport: target, nexthop: undefined } : { transport: target.slice(0, colon), nexthop: target.slice(colon + 1) || undefined };
+}
+
 /**
  * The onion transport's client drops the header (its smtp_ or lmtp_header_checks answer IGNORE), or
- * delivers over LMTP into the built-in relay, which deletes it.
+ * delivers over LMTP into the built-in relay (FILTER's nexthop is relay.listen), which deletes it.
  */
-export async function checkOutboundStrip(view: PostfixView, transport: string, headerLine: string, lookup: TableLookup, relayListen: string | undefined): Promise<CheckResult> {
+export async function checkOutboundStrip(view: PostfixView, filter: FilterTarget, headerLine: string, lookup: TableLookup, relayListen: string | undefined): Promise<CheckResult> {
+  const { transport, nexthop } = filter;
   const service = findTransport(view, transport);
   if (service === undefined) return fail(OUTBOUND_CHECK, `master.cf defines no "${transport} unix" service`, `add the ${transport} transport to master.cf (see examples/postfix/master.cf)`);
   const client = service.command === 'lmtp' ? 'lmtp' : 'smtp';
@@ -108,7 +121,9 @@ export async function checkOutboundStrip(view: PostfixView, transport: string, h
   const tables = parseTableList(own ?? view.main[param]);
   const found = tables.length === 0 ? ({ kind: 'none' } as const) : await lookup(tables, headerLine);
   if (found.kind === 'found' && /^IGNORE\b/i.test(found.value)) return pass(OUTBOUND_CHECK, `${where}: ${found.table} answers IGNORE`);
-  if (client === 'lmtp' && relayListen !== undefined) return pass(OUTBOUND_CHECK, `${transport} delivers over LMTP to the built-in relay (relay.listen), which deletes the header`);
+  if (client === 'lmtp' && relayListen !== undefined && nexthop !== undefined && sameSocket(nexthop, relayListen, view.main['queue_directory'])) {
+    return pass(OUTBOUND_CHECK, `${transport} delivers over LMTP to ${nexthop}, the built-in relay (relay.listen), which deletes the header`);
+  }
   const said = found.kind === 'found' ? `${found.table} answers "${found.value}"` : found.kind === 'error' ? `cannot query ${tables.join(', ')}: ${found.message}` : tables.length === 0 ? `${where} is empty` : `no line of ${tables.join(', ')} matches`;
   return fail(OUTBOUND_CHECK, `${said}: the routing header leaves this host through ${transport}`, `add /^${headerLine.slice(0, headerLine.indexOf(':'))}:/ IGNORE to a table in ${param}, or in -o ${param}= on ${transport} in master.cf (see examples/postfix/onion_smtp_header_checks)`);
 }

@@ -121,7 +121,7 @@ async function postfixChecks(o: SelftestOptions, config: Config, headerValue: st
     const headerLine = `${config.header.name}: ${headerValue}`;
     const header = await checkHeaderTable(view, headerLine, lookup, config.header.name);
     emit(header.result);
-    emit(await checkOutboundStrip(view, header.transport ?? config.header.transport, headerLine, lookup, config.relay.listen));
+    emit(await checkOutboundStrip(view, header.filter ?? { transport: config.header.transport, nexthop: undefined }, headerLine, lookup, config.relay.listen));
   }
   const targets = o.onionSmtpd === undefined ? onionFacingSmtpds(view) : [o.onionSmtpd];
   if (targets.length === 0) {

@@ -86,10 +86,10 @@ test('the header check must FILTER to a transport master.cf defines, whichever i
   const v = view({ milter_header_checks: 'pcre:/t/in' });
   const good = await checkHeaderTable(v, HEADER, lookupFrom({ 'pcre:/t/in': 'FILTER smtptor:[abc.onion]:25' }), 'X-Onion-Route');
   assert.equal(good.result.status, 'PASS', good.result.detail);
-  assert.equal(good.transport, 'smtptor');
-  const relay = await checkHeaderTable(v, HEADER, lookupFrom({ 'pcre:/t/in': 'FILTER onionrelay:[abc.onion]:25' }), 'X-Onion-Route');
+  assert.deepEqual(good.filter, { transport: 'smtptor', nexthop: '[abc.onion]:25' });
+  const relay = await checkHeaderTable(v, HEADER, lookupFrom({ 'pcre:/t/in': 'FILTER onionrelay:unix:/onionmx/relay.sock' }), 'X-Onion-Route');
   assert.equal(relay.result.status, 'PASS', relay.result.detail);
-  assert.equal(relay.transport, 'onionrelay');
+  assert.deepEqual(relay.filter, { transport: 'onionrelay', nexthop: 'unix:/onionmx/relay.sock' });
   const unknown = await checkHeaderTable(v, HEADER, lookupFrom({ 'pcre:/t/in': 'FILTER nosuch:[abc.onion]:25' }), 'X-Onion-Route');
   assert.match(unknown.result.detail, /no "nosuch unix" service/);
   assert.equal((await checkHeaderTable(v, HEADER, lookupFrom({}), 'X-Onion-Route')).result.status, 'FAIL');
@@ -100,18 +100,24 @@ test('the header check must FILTER to a transport master.cf defines, whichever i
 
 test("the outbound header is stripped by the transport's own -o header checks, main.cf's, or the relay", async () => {
   const strip = lookupFrom({ 'pcre:/etc/postfix/onion_smtp_header_checks': 'IGNORE', 'pcre:/main': 'IGNORE' });
-  const own = await checkOutboundStrip(view({}), 'smtptor', HEADER, strip, undefined);
+  const smtptor = { transport: 'smtptor', nexthop: '[abc.onion]:25' };
+  const onionrelay = { transport: 'onionrelay', nexthop: 'unix:/onionmx/relay.sock' };
+  const relaySocket = 'unix:/var/spool/postfix/onionmx/relay.sock';
+  const own = await checkOutboundStrip(view({}), smtptor, HEADER, strip, undefined);
   assert.equal(own.status, 'PASS');
   assert.match(own.detail, /smtptor's -o smtp_header_checks/);
-  const kept = await checkOutboundStrip(view({ smtp_header_checks: 'pcre:/main' }), 'smtptor', HEADER, lookupFrom({}), undefined);
+  const kept = await checkOutboundStrip(view({ smtp_header_checks: 'pcre:/main' }), smtptor, HEADER, lookupFrom({}), undefined);
   assert.equal(kept.status, 'FAIL');
   assert.match(kept.fix ?? '', /\/\^X-Onion-Route:\/ IGNORE/);
-  const lmtpMain = await checkOutboundStrip(view({ lmtp_header_checks: 'pcre:/main' }), 'onionrelay', HEADER, strip, undefined);
+  const lmtpMain = await checkOutboundStrip(view({ lmtp_header_checks: 'pcre:/main' }), onionrelay, HEADER, strip, undefined);
   assert.match(lmtpMain.detail, /^lmtp_header_checks: pcre:\/main answers IGNORE/);
-  const intoRelay = await checkOutboundStrip(view({}), 'onionrelay', HEADER, lookupFrom({}), 'unix:/var/spool/postfix/onionmx/relay.sock');
+  const intoRelay = await checkOutboundStrip(view({}), onionrelay, HEADER, lookupFrom({}), relaySocket);
   assert.equal(intoRelay.status, 'PASS');
-  assert.match(intoRelay.detail, /built-in relay/);
-  assert.equal((await checkOutboundStrip(view({}), 'onionrelay', HEADER, lookupFrom({}), undefined)).status, 'FAIL');
+  assert.match(intoRelay.detail, /to unix:\/onionmx\/relay\.sock, the built-in relay/);
+  assert.equal((await checkOutboundStrip(view({}), onionrelay, HEADER, lookupFrom({}), undefined)).status, 'FAIL');
+  // LMTP somewhere else than the relay: only the header checks count.
+  assert.equal((await checkOutboundStrip(view({}), { transport: 'onionrelay', nexthop: 'unix:/elsewhere.sock' }, HEADER, lookupFrom({}), relaySocket)).status, 'FAIL');
+  assert.match((await checkOutboundStrip(view({}), { transport: 'nosuch', nexthop: undefined }, HEADER, strip, undefined)).detail, /no "nosuch unix" service/);
 });
 
 test('the onion-facing smtpd is a loopback smtpd that runs no milters', () => {

@@ -22,7 +22,7 @@ export async function runSelftestCommand(args: readonly string[]): Promise<numbe
     {
       config: v.config,
       rcpt: v.rcpt,
-      postfix: v.postfix === true,
+      postfix: v.postfix === true || v['postconf-dir'] !== undefined,
       postconfDir: v['postconf-dir'],
       onion: v.onion === undefined ? undefined : onionTarget(v.onion),
       onionSmtpd: v['onion-smtpd'] === undefined ? undefined : smtpdTarget(v['onion-smtpd']),

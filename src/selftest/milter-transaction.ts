@@ -21,35 +21,48 @@ export type TransactionOutcome =
   | { readonly kind: 'rcpt-refused'; readonly reply: EventResult }
   | { readonly kind: 'done'; readonly eom: EndOfMessageResult };
 
+/** The queue id the daemon logs the selftest's message under. */
+export const SELFTEST_QUEUE_ID = 'SELFTEST';
+
 export async function runTransaction(plan: TransactionPlan): Promise<TransactionOutcome> {
   let client: MilterClient | undefined;
-  const timer = setTimeout(() => client?.destroy(), plan.timeoutMs);
+  const deadline = new AbortController();
+  const timer = setTimeout(() => {
+    deadline.abort();
+    client?.destroy();
+  }, plan.timeoutMs);
   try {
     client = await MilterClient.connect(plan.listen);
     await client.negotiate();
     await client.connect('selftest.localhost', 'inet', 25, '127.0.0.1');
     await client.helo('selftest.localhost');
+    client.macro('M', { i: SELFTEST_QUEUE_ID });
     await client.mailFrom('<onionmx-selftest@selftest.localhost>');
     client.macro('R', { '{rcpt_mailer}': plan.mailer });
     const rcpt = await client.rcptTo(`<${plan.rcpt}>`);
-    if (rcpt.kind !== 'continue' && rcpt.kind !== 'noReply' && rcpt.kind !== 'notSent') {
-      client.abort();
-      return { kind: 'rcpt-refused', reply: rcpt };
-    }
+    if (rcpt.kind !== 'continue' && rcpt.kind !== 'noReply' && rcpt.kind !== 'notSent') return { kind: 'rcpt-refused', reply: rcpt };
     await client.data();
     await client.header(plan.headerName, FORGED_VALUE);
     await client.header('Subject', 'onionmx-milter selftest');
     await client.endOfHeaders();
     await client.body(Buffer.from('selftest\r\n'));
+    client.macro('E', { i: SELFTEST_QUEUE_ID });
     const eom = await client.endOfMessage();
     await client.quit();
     return { kind: 'done', eom };
   } catch (err) {
-    client?.destroy();
-    return { kind: 'no-session', message: errorMessage(err) };
+    return { kind: 'no-session', message: deadline.signal.aborted ? `no answer within ${plan.timeoutMs} ms` : errorMessage(err) };
   } finally {
     clearTimeout(timer);
+    client?.destroy();
   }
+}
+
+/** What to do when no transaction could be held with the milter socket. */
+function noSessionFix(message: string): string {
+  if (/EACCES|EPERM/.test(message)) return 'run the selftest as root or as a member of the socket\'s group (milter.socket_group, e.g. postfix)';
+  if (/ENOENT|ECONNREFUSED/.test(message)) return 'start the daemon (systemctl start onionmx-milter) and make milter.listen the socket it listens on';
+  return "read the daemon's log (journalctl -u onionmx-milter): it refused or broke off the transaction";
 }
 
 export const ROUTING_HEADER_CHECK = 'milter adds routing header';
@@ -59,7 +72,7 @@ export const FORGED_HEADER_CHECK = 'milter deletes forged header';
 export function judgeTransaction(outcome: TransactionOutcome, plan: Pick<TransactionPlan, 'listen' | 'headerName' | 'rcpt'>, expected: string): CheckResult[] {
   if (outcome.kind === 'no-session') {
     return [
-      fail(ROUTING_HEADER_CHECK, `no milter transaction with ${plan.listen}: ${outcome.message}`, `start the daemon (systemctl start onionmx-milter) and make milter.listen the socket it listens on`),
+      fail(ROUTING_HEADER_CHECK, `no milter transaction with ${plan.listen}: ${outcome.message}`, noSessionFix(outcome.message)),
       skip(FORGED_HEADER_CHECK, 'no transaction'),
     ];
   }

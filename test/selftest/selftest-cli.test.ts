@@ -80,6 +80,8 @@ describe('selftest against a running daemon and the Tor stand-in (no Postfix)', 
     assert.match(r.stdout, /^selftest: OK \(5 passed, 0 failed, 0 needed but not run, 5 optional skipped\)$/m);
     assert.ok(tor.connects(`${ONION}:25`) >= 1, 'the probe went through the SocksPort');
     assert.equal(sink.messages.length, 0, 'nothing was delivered');
+    const logged = await daemon.waitFor(/^message routed$/, { where: (l) => l['qid'] === 'SELFTEST' });
+    assert.equal(logged['incomingHeadersRemoved'], 1, 'the daemon logs the selftest message under its own queue id');
   });
 
   it('SocksPort down: the tor check fails with its fix, the onion is not probed, exit 1', async () => {

@@ -9,7 +9,7 @@ export const selftestDoc = {
   options: {
     config: CONFIG_OPTION,
     postfix: { type: 'boolean', help: "also check Postfix's settings (postconf, postmap) and audit the onion-facing smtpd for open relay" },
-    'postconf-dir': { type: 'string', short: 'c', arg: 'DIR', help: "Postfix's configuration directory, as postconf -c takes it (default: Postfix's own)" },
+    'postconf-dir': { type: 'string', short: 'c', arg: 'DIR', help: "Postfix's configuration directory, as postconf -c takes it (default: Postfix's own); implies --postfix" },
     rcpt: { type: 'string', arg: 'ADDR', help: 'the test recipient (default: a made-up user on the first domain of maps, else of the bundled map)' },
     onion: { type: 'string', arg: 'ONION[:PORT]', help: "the onion to reach through Tor (default: the test recipient's route; port 25)" },
     'onion-smtpd': { type: 'string', arg: 'HOST:PORT', help: 'the listener your onion service forwards to (default: a loopback smtpd without milters in master.cf)' },

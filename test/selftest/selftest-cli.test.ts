@@ -117,6 +117,14 @@ describe('selftest against a running daemon and the Tor stand-in (no Postfix)', 
     assert.match(r.stdout, /^selftest: FAILED \(0 passed, 1 failed, 9 needed but not run, 0 optional skipped\)$/m);
   });
 
+  it('a domain pinned to two onions fails the config check, as check counts it', async () => {
+    const other = join(dir, 'other-pins.yml');
+    writeFileSync(other, `${DOMAIN}: ${SILENT_ONION}\n`);
+    const r = await runCli(['selftest', '--config', writeConfig('conflict.yml', { maps: [join(dir, 'pins.yml'), other] })]);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(line(r.stdout, 'config loads'), new RegExp(`^FAIL .*${DOMAIN.replaceAll('.', '\\.')}`));
+  });
+
   it('bad arguments are usage errors', async () => {
     assert.equal((await runCli(['selftest', '--onion', 'not-an-onion'])).status, 64);
     assert.equal((await runCli(['selftest', '--timeout', 'soon'])).status, 64);

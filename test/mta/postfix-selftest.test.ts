@@ -29,7 +29,7 @@ import { freePort } from '../helpers/ports.ts';
 import { runCli, type CliRun } from '../cli/cli-helpers.ts';
 
 const run = promisify(execFile);
-const skip = needRoot() || needPrograms('postfix', 'postconf', 'postmap', 'postqueue', 'postsuper', 'sendmail', 'torsocks');
+const skip = needRoot() || needPrograms('postfix', 'postconf', 'postmap', 'postqueue', 'postsuper', 'sendmail');
 
 const onion = (seed: number): string => onionFromPublicKey(ed25519.getPublicKey(new Uint8Array(32).fill(seed)));
 const ONION = onion(21);

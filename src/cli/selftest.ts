@@ -1,6 +1,8 @@
 // `onionmx-milter selftest [--config FILE] [--postfix] ...`: the checklist of src/selftest/, printed
 // line by line as each check finishes. Exit 0 only when every needed check passed.
+import { readFile } from 'node:fs/promises';
 import { EX_OK, UsageError } from './exit.ts';
+import { errorMessage } from '../errors.ts';
 import { parseCommand } from './args.ts';
 import { SELFTEST_DEFAULT_TIMEOUT_MS, selftestDoc } from './docs/selftest.ts';
 import { parseDuration } from '../config/duration.ts';
@@ -26,6 +28,7 @@ export async function runSelftestCommand(args: readonly string[]): Promise<numbe
       postconfDir: v['postconf-dir'],
       onion: v.onion === undefined ? undefined : onionTarget(v.onion),
       onionSmtpd: v['onion-smtpd'] === undefined ? undefined : smtpdTarget(v['onion-smtpd']),
+      torrc: v.torrc === undefined ? undefined : { path: v.torrc, text: await readTorrc(v.torrc) },
       timeoutMs,
     },
     (r) => process.stdout.write(formatResult(r) + '\n'),
@@ -41,6 +44,14 @@ function onionTarget(value: string): { onion: string; port: number } {
   if (!check.ok) throw new UsageError(`--onion: ${check.reason}`);
   if (!(port >= 1 && port <= 65535)) throw new UsageError(`--onion: bad port in "${value}"`);
   return { onion: check.onion, port };
+}
+
+async function readTorrc(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--torrc: ${errorMessage(err)}`);
+  }
 }
 
 function smtpdTarget(value: string): { host: string; port: number } {

@@ -15,6 +15,7 @@ import { expectedHeaderValue, pickTestRecipient } from './test-recipient.ts';
 import { FORGED_HEADER_CHECK, ROUTING_HEADER_CHECK, judgeTransaction, runTransaction } from './milter-transaction.ts';
 import { DEFAULT_ACTION_CHECK, HEADER_CHECK, MILTERS_CHECK, OUTBOUND_CHECK, checkHeaderTable, checkOutboundStrip, judgeMilterSettings, onionFacingSmtpds } from './postfix-checks.ts';
 import { postmapLookup, readPostfixView } from './postfix-view.ts';
+import { onionSmtpTargets } from './torrc.ts';
 import { ONION_CHECK, SOCKS_CHECK, checkOnion, judgeSocks, socksGreeting } from './tor-checks.ts';
 
 export const CONFIG_CHECK = 'config loads';
@@ -27,8 +28,10 @@ export interface SelftestOptions {
   readonly postconfDir: string | undefined;
   /** The onion to probe; undefined: the test recipient's. */
   readonly onion: { readonly onion: string; readonly port: number } | undefined;
-  /** The listener Tor's onion service forwards to; undefined: found in master.cf. */
+  /** The listener Tor's onion service forwards to; undefined: from `torrc`, else found in master.cf. */
   readonly onionSmtpd: { readonly host: string; readonly port: number } | undefined;
+  /** A torrc's text, whose `HiddenServicePort 25` targets are the onion-facing listeners. */
+  readonly torrc: { readonly path: string; readonly text: string } | undefined;
   /** Bound for each local step (milter, SocksPort, relay audit) and each SMTP reply through Tor. */
   readonly timeoutMs: number;
 }
@@ -106,8 +109,9 @@ async function milterChecks(o: SelftestOptions, config: Config, built: BuiltReso
 async function postfixChecks(o: SelftestOptions, config: Config, headerValue: string | undefined, emit: (r: CheckResult) => void): Promise<void> {
   if (!o.postfix) {
     for (const name of POSTFIX_CHECKS) emit(skip(name, 'optional: add --postfix to check Postfix', true));
-    if (o.onionSmtpd === undefined) emit(skip(RELAY_CHECK, 'optional: add --postfix (or --onion-smtpd HOST:PORT)', true));
-    else emit(await relayCheck(o.onionSmtpd, o.timeoutMs));
+    const targets = o.onionSmtpd !== undefined ? [o.onionSmtpd] : o.torrc !== undefined ? onionSmtpTargets(o.torrc.text) : [];
+    if (targets.length === 0) emit(skip(RELAY_CHECK, 'optional: add --postfix (or --onion-smtpd HOST:PORT, --torrc FILE)', true));
+    for (const t of targets) emit(await relayCheck(t, o.timeoutMs));
     return;
   }
   let view;
@@ -130,9 +134,10 @@ async function postfixChecks(o: SelftestOptions, config: Config, headerValue: st
     emit(header.result);
     emit(await checkOutboundStrip(view, header.filter ?? { transport: config.header.transport, nexthop: undefined }, headerLine, lookup, config.relay.listen));
   }
-  const targets = o.onionSmtpd === undefined ? onionFacingSmtpds(view) : [o.onionSmtpd];
+  const targets = o.onionSmtpd !== undefined ? [o.onionSmtpd] : o.torrc !== undefined ? onionSmtpTargets(o.torrc.text) : onionFacingSmtpds(view);
   if (targets.length === 0) {
-    emit(fail(RELAY_CHECK, 'master.cf has no loopback smtpd without milters (the listener Tor forwards to)', 'name your torrc HiddenServicePort target with --onion-smtpd HOST:PORT'));
+    const where = o.torrc === undefined ? 'master.cf has no loopback smtpd without milters (the listener Tor forwards to)' : `${o.torrc.path} has no HiddenServicePort 25 with a TCP target`;
+    emit(fail(RELAY_CHECK, where, 'name the listener your onion service forwards to with --onion-smtpd HOST:PORT (or --torrc FILE)'));
   }
   for (const t of targets) emit(await relayCheck(t, o.timeoutMs));
 }

@@ -165,6 +165,13 @@ describe('selftest --postfix against a real Postfix from examples/postfix', { sk
     assert.equal(sink.messages.length, 0, 'the selftest delivers nothing');
   });
 
+  it("--torrc names the listener Tor forwards to: the examples' onion-facing smtpd passes the audit", async () => {
+    const torrc = writeConfig('torrc', `HiddenServiceDir ${dir}/hs\nHiddenServicePort 25 127.0.0.1:${receiver.onionSmtpdPort}\n`);
+    const r = await selftest(['--config', configPath, '--torrc', torrc]);
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(lineOf(r, 'onion smtpd not open relay'), new RegExp(`^PASS .*127\\.0\\.0\\.1:${receiver.onionSmtpdPort}: every relay attempt refused`));
+  });
+
   it('our milter missing from smtpd_milters', async () => {
     const copy = await brokenCopy('no-milter', async (postconf) => {
       await postconf('-e', 'smtpd_milters=');

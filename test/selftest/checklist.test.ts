@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checklistPassed, fail, formatChecklist, pass, skip } from '../../src/selftest/checklist.ts';
 import { expectedHeaderValue, pickTestRecipient } from '../../src/selftest/test-recipient.ts';
+import { onionSmtpTargets } from '../../src/selftest/torrc.ts';
 import { staticMapFromTexts } from '../../src/resolve/maps/index.ts';
 import { defaults } from '../../src/config/schema.ts';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -46,4 +47,24 @@ test('the expected header value follows header.format and header.transport (whic
   assert.equal(expectedHeaderValue({ ...defaults.header, transport: 'onionrelay' }, route), `onionrelay:[${ONION}]:25`);
   assert.equal(expectedHeaderValue({ ...defaults.header, format: 'domain-list' }, route), `d.example=${ONION}:25`);
   assert.equal(expectedHeaderValue({ ...defaults.header, format: 'template', template: '{transport}:{onion}' }, route), `${defaults.header.transport}:${ONION}`);
+});
+
+test("a torrc's SMTP onion services: HiddenServicePort 25 with addr:port, port or no target; unix targets left out", () => {
+  const torrc = [
+    'SocksPort 127.0.0.1:9050 ExtendedErrors',
+    'HiddenServiceDir /var/lib/tor/onionmx/',
+    'HiddenServicePort 25 127.0.0.1:2525   # the onion-facing smtpd',
+    'hiddenserviceport 25 2626',
+    'HiddenServicePort 25',
+    'HiddenServicePort 25 [::1]:2727',
+    'HiddenServicePort 25 unix:/run/smtpd.sock',
+    'HiddenServicePort 80 127.0.0.1:8080',
+    '# HiddenServicePort 25 127.0.0.1:9999',
+  ].join('\n');
+  assert.deepEqual(onionSmtpTargets(torrc), [
+    { host: '127.0.0.1', port: 2525 },
+    { host: '127.0.0.1', port: 2626 },
+    { host: '127.0.0.1', port: 25 },
+    { host: '::1', port: 2727 },
+  ]);
 });

@@ -117,6 +117,16 @@ describe('selftest against a running daemon and the Tor stand-in (no Postfix)', 
     assert.match(r.stdout, /^selftest: FAILED \(0 passed, 1 failed, 9 needed but not run, 0 optional skipped\)$/m);
   });
 
+  it("--torrc without --postfix audits its HiddenServicePort 25 target: an SMTP server that takes any recipient is an open relay", async () => {
+    const torrc = join(dir, 'torrc');
+    writeFileSync(torrc, `HiddenServiceDir ${dir}/hs\nHiddenServicePort 25 127.0.0.1:${sink.port}\n`);
+    const r = await runCli(['selftest', '--config', join(dir, 'config.yml'), '--torrc', torrc]);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(line(r.stdout, 'onion smtpd not open relay'), new RegExp(`^FAIL .*127\\.0\\.0\\.1:${sink.port}: FAIL: .*accepted`));
+    assert.match(r.stdout, /fix: refuse relaying there/);
+    assert.equal(sink.messages.length, 0, 'the audit never sends DATA');
+  });
+
   it('a domain pinned to two onions fails the config check, as check counts it', async () => {
     const other = join(dir, 'other-pins.yml');
     writeFileSync(other, `${DOMAIN}: ${SILENT_ONION}\n`);
@@ -128,6 +138,7 @@ describe('selftest against a running daemon and the Tor stand-in (no Postfix)', 
   it('bad arguments are usage errors', async () => {
     assert.equal((await runCli(['selftest', '--onion', 'not-an-onion'])).status, 64);
     assert.equal((await runCli(['selftest', '--timeout', 'soon'])).status, 64);
+    assert.equal((await runCli(['selftest', '--torrc', join(dir, 'no-such-torrc')])).status, 64);
   });
 });
 

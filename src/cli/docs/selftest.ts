@@ -12,7 +12,8 @@ export const selftestDoc = {
     'postconf-dir': { type: 'string', short: 'c', arg: 'DIR', help: "Postfix's configuration directory, as postconf -c takes it (default: Postfix's own); implies --postfix" },
     rcpt: { type: 'string', arg: 'ADDR', help: 'the test recipient (default: a made-up user on the first domain of maps, else of the bundled map)' },
     onion: { type: 'string', arg: 'ONION[:PORT]', help: "the onion to reach through Tor (default: the test recipient's route; port 25)" },
-    'onion-smtpd': { type: 'string', arg: 'HOST:PORT', help: 'the listener your onion service forwards to (default: a loopback smtpd without milters in master.cf)' },
+    'onion-smtpd': { type: 'string', arg: 'HOST:PORT', help: 'the listener your onion service forwards to (default: the HiddenServicePort 25 targets of --torrc, else a loopback smtpd without milters in master.cf)' },
+    torrc: { type: 'string', arg: 'FILE', help: "Tor's configuration, e.g. /etc/tor/torrc: its HiddenServicePort 25 targets are audited for open relay" },
     timeout: { type: 'string', arg: 'DURATION', help: 'bound for each local step and each SMTP reply through Tor (default 60s; the Tor connect itself has tor.connect_timeout)' },
   },
   description: [
@@ -26,7 +27,7 @@ export const selftestDoc = {
         ['postfix milter_default_action', 'with --postfix: tempfail (or reject), so mail waits while the milter is down instead of leaving untagged'],
         ['postfix header check', 'with --postfix: milter_header_checks answers the header we write with FILTER to a transport master.cf defines (any transport: the one the header names)'],
         ['postfix strips outbound header', "with --postfix: that transport's smtp_header_checks (or lmtp_header_checks, its -o overrides first) answer IGNORE, or it delivers over LMTP into the built-in relay, which deletes the header"],
-        ['onion smtpd not open relay', 'with --postfix or --onion-smtpd: the check-relay audit of the listener Tor forwards to passes'],
+        ['onion smtpd not open relay', 'with --postfix, --onion-smtpd or --torrc: the check-relay audit of each listener Tor forwards to passes'],
         ['tor SocksPort', 'tor.socks answers a SOCKS5 greeting'],
         ['onion answers SMTP via Tor', 'the chosen onion greets with 220 and answers EHLO through Tor (as probe does)'],
       ],

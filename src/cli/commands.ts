@@ -11,6 +11,7 @@ import { srvRecordDoc } from './docs/srv-record.ts';
 import { checkRelayDoc } from './docs/check-relay.ts';
 import { verifyDoc } from './docs/verify.ts';
 import { mapCheckDoc } from './docs/map-check.ts';
+import { selftestDoc } from './docs/selftest.ts';
 
 export interface Command {
   readonly summary: string;
@@ -59,6 +60,11 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: verifyDoc.summary,
     docs: [verifyDoc],
     run: async (args) => (await import('./verify.ts')).runVerify(args),
+  },
+  selftest: {
+    summary: selftestDoc.summary,
+    docs: [selftestDoc],
+    run: async (args) => (await import('./selftest.ts')).runSelftestCommand(args),
   },
   map: {
     summary: `map check <file>...: ${mapCheckDoc.summary}`,

@@ -19,22 +19,28 @@ export const AUDITED_PARAMS = [
   'smtp_header_checks',
 ] as const;
 
-export function readPostfixFacts(configDir: string | undefined): Promise<PostfixFacts> {
-  const args = [...(configDir === undefined ? [] : ['-c', configDir]), ...AUDITED_PARAMS];
+export async function readPostfixFacts(configDir: string | undefined): Promise<PostfixFacts> {
+  return parsePostconfParams(await runPostconf(configDir, AUDITED_PARAMS));
+}
+
+/** `postconf [-c configDir] ...args`: its standard output (also when it warned about an unknown parameter). */
+export function runPostconf(configDir: string | undefined, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('postconf', args, { timeout: 10_000 }, (err, stdout) => {
-      if (err !== null && stdout === '') {
-        reject(new Error(`postconf failed: ${err.message}`));
-        return;
-      }
-      const facts: Record<string, string> = {};
-      for (const line of stdout.split('\n')) {
-        const m = /^([a-z_]+)\s*=\s*(.*)$/.exec(line);
-        if (m?.[1] !== undefined) facts[m[1]] = (m[2] ?? '').trim();
-      }
-      resolve(facts);
+    execFile('postconf', [...(configDir === undefined ? [] : ['-c', configDir]), ...args], { timeout: 10_000 }, (err, stdout) => {
+      if (err !== null && stdout === '') reject(new Error(`postconf failed: ${err.message}`));
+      else resolve(stdout);
     });
   });
+}
+
+/** `name = value` lines as postconf prints them. Pure. */
+export function parsePostconfParams(stdout: string): PostfixFacts {
+  const facts: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^([a-z0-9_]+)\s*=\s*(.*)$/.exec(line);
+    if (m?.[1] !== undefined) facts[m[1]] = (m[2] ?? '').trim();
+  }
+  return facts;
 }
 
 /** Warnings for the header mode; `ours` are our milter endpoints as Postfix names them. */

@@ -77,7 +77,8 @@ export type SendPlan =
 export interface SendOutcome {
   /** 'closed': the server closed (after answering or not); 'reset': we reset it; 'hang': neither within the bound. */
   readonly end: 'closed' | 'reset' | 'hang';
-  readonly received: number;
+  /** Everything the server sent. */
+  readonly reply: Buffer;
 }
 
 function write(s: Socket, bytes: Buffer): Promise<void> {
@@ -90,19 +91,19 @@ function write(s: Socket, bytes: Buffer): Promise<void> {
 /** Sends `bytes` to 127.0.0.1:port as planned; resolves when the server closed, or after boundMs. */
 export function sendAndWatch(port: number, bytes: Buffer, plan: SendPlan, boundMs: number): Promise<SendOutcome> {
   return new Promise((resolve) => {
-    let received = 0;
+    const received: Buffer[] = [];
     let settled = false;
     const s = connect({ host: '127.0.0.1', port });
     const done = (end: SendOutcome['end']): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ end, received });
+      resolve({ end, reply: Buffer.concat(received) });
       if (!s.destroyed) s.destroy();
     };
     const timer = setTimeout(() => { done('hang'); }, boundMs);
     s.on('error', () => undefined); // the server may reset a connection it refuses
-    s.on('data', (d: Buffer) => { received += d.length; });
+    s.on('data', (d: Buffer) => { received.push(d); });
     s.once('close', () => { done('closed'); });
     s.once('connect', () => {
       void (async () => {

@@ -18,9 +18,9 @@ function isTarget(s: string): s is Target {
 export function parseFuzzOptions(argv: readonly string[]): FuzzOptions {
   let o: FuzzOptions = DEFAULT_OPTIONS;
   for (let i = 0; i < argv.length; i += 2) {
-    const flag = argv[i];
+    const flag = argv[i] ?? '';
     const value = argv[i + 1];
-    if (value === undefined) throw new Error(`${String(flag)} needs a value`);
+    if (value === undefined) throw new Error(`${flag} needs a value`);
     const n = Number(value);
     switch (flag) {
       case '--count':
@@ -37,7 +37,7 @@ export function parseFuzzOptions(argv: readonly string[]): FuzzOptions {
         break;
       }
       default:
-        throw new Error(`unknown option ${String(flag)} (usage: --count N --seconds S --seed X --target ${TARGETS.join(',')})`);
+        throw new Error(`unknown option ${flag} (usage: --count N --seconds S --seed X --target ${TARGETS.join(',')})`);
     }
   }
   return o;

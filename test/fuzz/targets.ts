@@ -1,6 +1,7 @@
 // Runs the selected targets with the crash counters armed: an uncaught exception or unhandled
 // rejection anywhere in the process while a target runs counts against it (and does not end the run).
 import { fuzzMilter } from './milter-target.ts';
+import { fuzzLookup } from './lookup-target.ts';
 import { startFuzzDaemon } from './fuzz-daemon.ts';
 import type { FuzzOptions, Target } from './fuzz-options.ts';
 import type { Budget, TargetReport } from './campaign.ts';
@@ -18,7 +19,7 @@ async function withDaemon<T>(run: (d: Awaited<ReturnType<typeof startFuzzDaemon>
 
 const RUNNERS: Readonly<Record<Target, Runner>> = {
   milter: (b) => withDaemon((d) => fuzzMilter(d, b)),
-  lookup: () => Promise.reject(new Error('not yet')),
+  lookup: (b) => withDaemon((d) => fuzzLookup(d, b)),
   dns: () => Promise.reject(new Error('not yet')),
   config: () => Promise.reject(new Error('not yet')),
 };

@@ -2,6 +2,8 @@
 // rejection anywhere in the process while a target runs counts against it (and does not end the run).
 import { fuzzMilter } from './milter-target.ts';
 import { fuzzLookup } from './lookup-target.ts';
+import { fuzzDns } from './dns-target.ts';
+import { fuzzConfig } from './config-target.ts';
 import { startFuzzDaemon } from './fuzz-daemon.ts';
 import type { FuzzOptions, Target } from './fuzz-options.ts';
 import type { Budget, TargetReport } from './campaign.ts';
@@ -20,8 +22,8 @@ async function withDaemon<T>(run: (d: Awaited<ReturnType<typeof startFuzzDaemon>
 const RUNNERS: Readonly<Record<Target, Runner>> = {
   milter: (b) => withDaemon((d) => fuzzMilter(d, b)),
   lookup: (b) => withDaemon((d) => fuzzLookup(d, b)),
-  dns: () => Promise.reject(new Error('not yet')),
-  config: () => Promise.reject(new Error('not yet')),
+  dns: (b) => fuzzDns(b),
+  config: (b) => Promise.resolve(fuzzConfig(b)),
 };
 
 export async function runCampaign(options: FuzzOptions): Promise<TargetReport[]> {

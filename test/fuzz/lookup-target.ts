@@ -122,6 +122,7 @@ export async function fuzzLookup(d: FuzzDaemon, budget: Budget): Promise<TargetR
         if (n !== want) fail(report, `${where}: ${c.requests} requests, replies: ${String(n)}: ${JSON.stringify(c.bytes.subarray(0, 80).toString('latin1'))}`);
       }
     });
+    d.dns.queries.length = 0; // the fixture's own record of queries, not the daemon's memory
     if (batch === 0) baseline = await memoryAfterGc();
   }
   report.figures['liveConnections'] = live;

@@ -3,7 +3,7 @@
 // body chunks, abort or end of message, QUIT); the mutators then break one layer: a field inside a
 // packet (length recomputed, so the frame is well formed and the content is hostile), the length
 // field itself (0, 0xFFFFFFFF, off by one), the command byte, the negotiation numbers, the packet
-// order, the raw bytes, or the delivery (random splits, byte at a time, a disconnect mid-frame).
+// order, one packet repeated hundreds of times, the raw bytes, or the delivery (random splits, byte at a time, a disconnect mid-frame).
 // Pure: the case is bytes plus how to send them.
 import fc from 'fast-check';
 import * as mta from '../../src/milter/wire/mta-commands.ts';
@@ -18,7 +18,7 @@ export interface MilterDomains {
   readonly clearnet: string;
 }
 
-export type Mutation = 'none' | 'field' | 'length' | 'command' | 'negotiation' | 'order' | 'bytes' | 'garbage';
+export type Mutation = 'none' | 'field' | 'length' | 'command' | 'negotiation' | 'order' | 'flood' | 'bytes' | 'garbage';
 
 export interface MilterCase {
   readonly bytes: Buffer;
@@ -26,6 +26,11 @@ export interface MilterCase {
   readonly frames: number;
   readonly mutation: Mutation;
   readonly delivery: SendPlan;
+  /**
+   * For unmutated conversations: the verdicts the routing filter owes (one per RCPT and per end of
+   * message; it negotiates MAIL and headers as no-reply and skips CONNECT, HELO, DATA, EOH, BODY).
+   */
+  readonly verdicts?: number;
 }
 
 interface Message {
@@ -182,6 +187,10 @@ function mutatePackets(packets: Buffer[], rng: Prng, mutation: Mutation): Buffer
       else out.splice(j, 0, p);
       break;
     }
+    case 'flood':
+      // One packet many times over: hundreds of recipients, headers, macros or body chunks.
+      out.splice(i, 0, ...Array.from({ length: 50 + rng.below(450) }, () => p));
+      break;
     case 'none':
     case 'bytes':
     case 'garbage':
@@ -190,7 +199,7 @@ function mutatePackets(packets: Buffer[], rng: Prng, mutation: Mutation): Buffer
   return out;
 }
 
-const MUTATIONS: readonly Mutation[] = ['none', 'field', 'field', 'field', 'length', 'command', 'negotiation', 'order', 'order', 'bytes', 'bytes', 'garbage'];
+const MUTATIONS: readonly Mutation[] = ['none', 'field', 'field', 'field', 'length', 'command', 'negotiation', 'order', 'order', 'flood', 'bytes', 'bytes', 'garbage'];
 
 function deliveryFor(bytes: Buffer, rng: Prng): SendPlan {
   const roll = rng.below(1000) / 10;
@@ -214,6 +223,7 @@ export function milterCases(domains: MilterDomains, seed: number, count: number)
     if (mutation === 'garbage') packets = [rng.chance(0.5) ? packets[0] ?? Buffer.alloc(0) : Buffer.alloc(0), rng.bytes(rng.below(600))];
     let bytes: Buffer = Buffer.concat(packets);
     if (mutation === 'bytes') bytes = mutateBytes(bytes, rng);
-    return { bytes, frames: packets.length, mutation, delivery: deliveryFor(bytes, rng) };
+    const verdicts = c.messages.reduce((n, m) => n + m.rcpts.length + (m.abort ? 0 : 1), 0);
+    return { bytes, frames: packets.length, mutation, delivery: deliveryFor(bytes, rng), ...(mutation === 'none' ? { verdicts } : {}) };
   });
 }

@@ -1,6 +1,6 @@
 // The daemon under fuzz: the real Daemon (routing filter, resolver, all four lookup faces) built
 // from examples/config.yml with loopback listeners, a pin map and an in-process DNS server (one
-// SRV domain, NXDOMAIN elsewhere). Its log is counted, not printed: the oracles read the counts.
+// SRV domain, NXDOMAIN elsewhere, and trouble: see troubledDns). Its log is counted, not printed: the oracles read the counts.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +10,14 @@ import { parseConfigText } from '../../src/config/load.ts';
 import { Daemon, type DaemonListeners } from '../../src/daemon/daemon.ts';
 import { MilterClient, type Modification } from '../../src/milter/index.ts';
 import { exampleConfig } from '../helpers/e2e-daemon.ts';
-import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.ts';
+import { startDnsServer, type DnsTestServer, type FixtureReply, type ReceivedQuery } from '../helpers/dns-server.ts';
 import type { MilterDomains } from './milter-cases.ts';
 
 export const ONION_PINNED = 'aj3nsqqcksrrc5cye5etjsoewz6jrygpekzwoko3q6wyxjlb3dgasfid.onion';
 export const ONION_SRV = 'llqiiswupgezsco4ux47cco3bxsaihbss5c3piefv6bhvpgfofyk7kad.onion';
-export const DOMAINS: MilterDomains = { pinned: 'pinned.example', srv: 'srv.example', clearnet: 'clearnet.example' };
+const SLOW_DOMAIN = 'slow.example';
+const SERVFAIL_DOMAIN = 'servfail.example';
+export const DOMAINS: MilterDomains = { pinned: 'pinned.example', srv: 'srv.example', clearnet: 'clearnet.example', troubled: [SLOW_DOMAIN, SERVFAIL_DOMAIN] };
 
 /** Log lines that mean a bug, whatever the input: an error the code did not classify. */
 const BUG_MESSAGES = /^(unexpected error|lookup request failed)/;
@@ -25,6 +27,32 @@ export interface LogCounts {
   /** Lines matching BUG_MESSAGES (kept, at most 20). */
   readonly bugs: Record<string, unknown>[];
   bugCount: number;
+}
+
+/**
+ * DNS with trouble, decided by the name (so a seed gives the same answers whatever the order):
+ * slow.example is never answered (the lookup runs into its deadline while the MTA keeps sending),
+ * servfail.example fails, and about one other name in ten is dropped, failed, garbled or truncated.
+ */
+function troubledDns(q: ReceivedQuery): FixtureReply {
+  const name = q.name.toLowerCase();
+  if (name.endsWith(SLOW_DOMAIN)) return { kind: 'drop' };
+  if (name.endsWith(SERVFAIL_DOMAIN)) return { kind: 'servfail' };
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  switch (h % 40) {
+    case 0:
+      return { kind: 'drop' };
+    case 1:
+    case 2:
+      return { kind: 'servfail' };
+    case 3:
+      return { kind: 'garbage' };
+    case 4:
+      return { kind: 'truncated', ad: true };
+    default:
+      return { kind: 'zone', ad: true };
+  }
 }
 
 export interface FuzzDaemon {
@@ -48,7 +76,7 @@ export async function startFuzzDaemon(options: { readonly idleTimeoutMs?: number
       { origin: 'srv.example', soa: { ttl: 60, minimum: 60 }, records: [{ name: `_onion-mx._tcp.${DOMAINS.srv}`, type: 'SRV', ttl: 3600, data: { priority: 0, weight: 1, port: 25, target: ONION_SRV } }] },
       { origin: 'example', soa: { ttl: 60, minimum: 60 }, records: [] },
     ],
-    behaviour: () => ({ kind: 'zone', ad: true }),
+    behaviour: troubledDns,
   });
   const text = exampleConfig({
     'milter.listen': 'inet:127.0.0.1:0',

@@ -26,7 +26,7 @@ const PROTOCOLS: readonly LookupProtocol[] = ['socketmap', 'sendmail', 'tcp-tabl
 
 function keyArb(domains: MilterDomains): fc.Arbitrary<string> {
   const label = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,9}$/);
-  const domain = fc.oneof(fc.constantFrom(domains.pinned, domains.srv, domains.clearnet, `${domains.pinned}.`, domains.pinned.toUpperCase()), label.map((l) => `${l}.example`));
+  const domain = fc.oneof(fc.constantFrom(domains.pinned, domains.srv, domains.clearnet, `${domains.pinned}.`, domains.pinned.toUpperCase(), ...domains.troubled), label.map((l) => `${l}.example`));
   return fc.oneof(
     { weight: 4, arbitrary: domain },
     { weight: 2, arbitrary: fc.tuple(label, domain).map(([l, d]) => `${l}@${d}`) },

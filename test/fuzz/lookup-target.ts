@@ -19,7 +19,7 @@ import { deadlineOf, fail, memoryAfterGc, newReport, pool, round, sendAndWatch, 
 
 const BATCH = 256;
 const IN_FLIGHT = 32;
-const HEAP_BOUND_MIB = 24;
+const HEAP_BOUND_MIB = 8;
 const BOUND_MS = 5000;
 
 /** A well-formed request for the pinned domain, per face, and the reply it must get. */

@@ -16,6 +16,8 @@ export interface MilterDomains {
   readonly pinned: string;
   readonly srv: string;
   readonly clearnet: string;
+  /** Domains whose lookups fail or never finish. */
+  readonly troubled: readonly string[];
 }
 
 export type Mutation = 'none' | 'field' | 'length' | 'command' | 'negotiation' | 'order' | 'flood' | 'bytes' | 'garbage';
@@ -54,7 +56,7 @@ interface Conversation {
 function conversationArb(domains: MilterDomains): fc.Arbitrary<Conversation> {
   const label = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,9}$/);
   const host = fc.tuple(label, label).map(([a, b]) => `${a}.${b}.example`);
-  const domain = fc.oneof(fc.constantFrom(domains.pinned, domains.srv, domains.clearnet, domains.pinned.toUpperCase()), host);
+  const domain = fc.oneof(fc.constantFrom(domains.pinned, domains.srv, domains.clearnet, domains.pinned.toUpperCase(), ...domains.troubled), host);
   const local = fc.stringMatching(/^[a-z0-9][a-z0-9.+_-]{0,11}$/);
   const address = fc.tuple(local, domain).map(([l, d]) => `<${l}@${d}>`);
   const headerName = fc.oneof(fc.constantFrom('From', 'To', 'Subject', 'X-Onion-Route', 'x-onion-route', 'Received'), fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/));

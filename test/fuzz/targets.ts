@@ -23,7 +23,7 @@ const RUNNERS: Readonly<Record<Target, Runner>> = {
   milter: (b) => withDaemon((d) => fuzzMilter(d, b)),
   lookup: (b) => withDaemon((d) => fuzzLookup(d, b)),
   dns: (b) => fuzzDns(b),
-  config: (b) => Promise.resolve(fuzzConfig(b)),
+  config: (b) => fuzzConfig(b),
 };
 
 export async function runCampaign(options: FuzzOptions): Promise<TargetReport[]> {

@@ -19,7 +19,7 @@ import { deadlineOf, fail, memoryAfterGc, newReport, pool, round, type Budget, t
 
 const KINDS = new Set(['targets', 'no-service', 'no-onion-target', 'nxdomain', 'nodata', 'failure']);
 const GENUINE = new Set<string>(GENUINE_ONIONS);
-const HEAP_BOUND_MIB = 24;
+const HEAP_BOUND_MIB = 8;
 
 function queryOf(payload: Buffer): Query {
   const p = decode(payload);

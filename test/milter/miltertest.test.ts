@@ -118,7 +118,7 @@ describe('miltertest scripts against the daemon (serve, routing filter)', { skip
 
   for (const script of ['daemon-transaction.lua', 'daemon-messages.lua', 'daemon-failures.lua']) {
     it(script, async () => {
-      const { code, output } = await miltertest(script, port, { onion_pinned: ONION_PINNED, onion_srv: ONION_SRV });
+      const { code, output } = await miltertest(script, port, { lua_dir: LUA_DIR, onion_pinned: ONION_PINNED, onion_srv: ONION_SRV });
       assert.equal(code, 0, output);
     });
   }

@@ -1,20 +1,7 @@
 -- What the real daemon answers when a lookup fails or a peer leaves abruptly: a SERVFAIL domain
 -- is deferred at RCPT (SMFIR_REPLYCODE 451 4.4.3, never delivered untagged), an abrupt disconnect
 -- in the middle of the headers costs nothing, and the next connection is served normally.
-local conn
-local function fail(msg) mt.echo("FAIL: " .. msg) error(msg) end
-local function send(step, want, skip, f, ...)
-  if skip ~= nil and mt.test_option(conn, skip) then return end
-  local ok, err = pcall(f, conn, ...)
-  if not ok or err ~= nil then fail(step .. ": " .. tostring(err)) end
-  local got = mt.getreply(conn)
-  if got ~= want then fail(step .. ": reply " .. tostring(got) .. ", expected " .. tostring(want)) end
-end
-local function open()
-  conn = mt.connect("inet:" .. port .. "@127.0.0.1")
-  if conn == nil then fail("mt.connect() failed") end
-  if mt.negotiate(conn, nil, nil, nil) ~= nil then fail("mt.negotiate() failed") end
-end
+dofile(lua_dir .. "daemon-lib.lua")
 
 open()
 mt.macro(conn, SMFIC_MAIL, "i", "MTQIDF")

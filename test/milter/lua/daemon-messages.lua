@@ -2,19 +2,9 @@
 -- onion, then the SRV onion, then a clearnet message (no header, forged copy still deleted), an
 -- aborted one, and a last one after the abort; then QUIT. Events the filter negotiated away
 -- (CONNECT, HELO, DATA, EOH, BODY) are skipped, as an MTA does (see daemon-transaction.lua).
-local conn
-local function fail(msg) mt.echo("FAIL: " .. msg) error(msg) end
-local function send(step, want, skip, f, ...)
-  if skip ~= nil and mt.test_option(conn, skip) then return end
-  local ok, err = pcall(f, conn, ...)
-  if not ok or err ~= nil then fail(step .. ": " .. tostring(err)) end
-  local got = mt.getreply(conn)
-  if got ~= want then fail(step .. ": reply " .. tostring(got) .. ", expected " .. tostring(want)) end
-end
+dofile(lua_dir .. "daemon-lib.lua")
 
-conn = mt.connect("inet:" .. port .. "@127.0.0.1")
-if conn == nil then fail("mt.connect() failed") end
-if mt.negotiate(conn, nil, nil, nil) ~= nil then fail("mt.negotiate() failed") end
+open()
 send("conninfo", SMFIR_CONTINUE, SMFIP_NOCONNECT, mt.conninfo, "client.example", "192.0.2.7")
 send("helo", SMFIR_CONTINUE, SMFIP_NOHELO, mt.helo, "client.example")
 

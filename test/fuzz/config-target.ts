@@ -1,7 +1,8 @@
 // The config and map campaign: mutated examples/config.yml through parseConfigText (what `check`
 // and `serve` run) and, for some of the configs it accepts, through buildResolver (what they run
 // next); mutated map files through the map loader; and a few of the mutated configs through the
-// real `check` command. Oracles: never a throw, `check` exits 0 or 78 without a stack trace, and
+// real `check` and `serve` commands. Oracles: never a throw, `check` exits 0 or 78 and `serve`
+// refuses what `check` refuses (78), both without a stack trace; failures are minimised; and
 // every problem has a location: a config problem names its key path and, whenever that key is
 // written in the text, its line, and that line is one the key is written on; a map problem names
 // its file and, for an entry, its line.
@@ -16,6 +17,7 @@ import { runCli } from '../cli/cli-helpers.ts';
 import { staticMapFromTexts } from '../../src/resolve/maps/index.ts';
 import { EXAMPLE_CONFIG } from '../helpers/e2e-daemon.ts';
 import { mutateYaml } from './yaml-cases.ts';
+import { minimiseLines } from './minimise.ts';
 import { Prng } from './prng.ts';
 import { deadlineOf, fail, newReport, round, type Budget, type TargetReport } from './campaign.ts';
 
@@ -54,13 +56,33 @@ export function judgeMap(file: string, text: string): string | undefined {
   return undefined;
 }
 
-/** `check --offline` on one text: what is wrong with how it ended, or undefined. */
+/** The smallest text found that fails the same way (same message up to its first colon). */
+function minimised(text: string, wrong: string, judge: (text: string) => string | undefined): string {
+  const kind = wrong.split(':')[0];
+  const sameFailure = (t: string): boolean => {
+    let w: string | undefined;
+    try {
+      w = judge(t);
+    } catch (err) {
+      w = `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+    }
+    return w?.split(':')[0] === kind;
+  };
+  return sameFailure(text) ? minimiseLines(text, sameFailure) : text;
+}
+
+/** `check --offline` (and, when it refuses, `serve`) on one text: what is wrong with how they ended, or undefined. */
 async function judgeCheck(dir: string, text: string): Promise<string | undefined> {
   const path = join(dir, 'config.yml');
   writeFileSync(path, text);
   const run = await runCli(['check', '--offline', '--config', path], { timeoutMs: 30_000 });
   if (run.status !== 0 && run.status !== 78) return `check exited ${String(run.status)}: ${run.stderr.slice(0, 400)}`;
   if (/^\s+at /m.test(run.stderr) || /Error:/.test(run.stderr)) return `check printed a stack trace: ${run.stderr.slice(0, 400)}`;
+  // Refused at the config itself (before `config: <file>`): serve must refuse it too, before binding anything.
+  if (run.status !== 78 || run.stdout.includes('config: ')) return undefined;
+  const serve = await runCli(['serve', '--allow-root', '--config', path], { timeoutMs: 30_000 });
+  if (serve.status !== 78) return `check refused the config but serve exited ${String(serve.status)}: ${serve.stderr.slice(0, 400)}`;
+  if (/^\s+at /m.test(serve.stderr) || /Error:/.test(serve.stderr)) return `serve printed a stack trace: ${serve.stderr.slice(0, 400)}`;
   return undefined;
 }
 
@@ -109,7 +131,10 @@ export async function fuzzConfig(budget: Budget): Promise<TargetReport> {
         report.crashes++;
         wrong = `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
       }
-      if (wrong !== undefined) fail(report, `seed ${budget.seed} input ${i} (${source.name}): ${wrong}\n--- input ---\n${text.length > 3000 ? `${text.slice(0, 3000)}...` : text}\n---`);
+      if (wrong !== undefined) {
+        const minimal = report.failureCount < 5 ? minimised(text, wrong, isConfig ? judgeConfig : (t) => judgeMap(source.name, t)) : text;
+        fail(report, `seed ${budget.seed} input ${i} (${source.name}): ${wrong}\n--- minimised input ---\n${minimal.length > 3000 ? `${minimal.slice(0, 3000)}...` : minimal}\n---`);
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

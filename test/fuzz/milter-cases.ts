@@ -1,6 +1,6 @@
 // Generated milter conversations for the listener campaign. fast-check draws structured MTA
-// conversations (negotiation, CONNECT/HELO with macros, 1-3 messages with recipients, headers,
-// body chunks, abort or end of message, QUIT); the mutators then break one layer: a field inside a
+// conversations (an MTA profile, negotiation, CONNECT/HELO with macros, 1-3 messages with
+// recipients, headers, body chunks, abort or end of message, QUIT); the mutators then break one layer: a field inside a
 // packet (length recomputed, so the frame is well formed and the content is hostile), the length
 // field itself (0, 0xFFFFFFFF, off by one), the command byte, the negotiation numbers, the packet
 // order, one packet repeated hundreds of times, the raw bytes, or the delivery (random splits, byte at a time, a disconnect mid-frame).
@@ -28,10 +28,7 @@ export interface MilterCase {
   readonly frames: number;
   readonly mutation: Mutation;
   readonly delivery: SendPlan;
-  /**
-   * For unmutated conversations: the verdicts the routing filter owes (one per RCPT and per end of
-   * message; it negotiates MAIL and headers as no-reply and skips CONNECT, HELO, DATA, EOH, BODY).
-   */
+  /** For unmutated conversations: the verdicts the routing filter owes (see verdictsOwed). */
   readonly verdicts?: number;
 }
 
@@ -44,7 +41,22 @@ interface Message {
   readonly abort: boolean;
 }
 
+/**
+ * What the MTA offers and how it behaves. `postfix-3` offers everything (version 6) and sends every
+ * event even where the filter negotiated it away (an MTA more talkative than the protocol allows:
+ * the daemon must stay silent); `v2` and `v4` are older milter_protocol settings without the
+ * no-reply bits, which send only what the filter wants and get a reply for MAIL and each header.
+ */
+type MtaProfile = 'postfix-3' | 'v2' | 'v4';
+
+const OPTNEG: Readonly<Record<MtaProfile, readonly [number, number, number]>> = {
+  'postfix-3': [6, 0x1ff, 0x1fffff],
+  v2: [2, 0x3f, 0x7f],
+  v4: [4, 0x3f, 0x3ff],
+};
+
 interface Conversation {
+  readonly mta: MtaProfile;
   readonly client: string;
   readonly address: string;
   readonly port: number;
@@ -70,6 +82,7 @@ function conversationArb(domains: MilterDomains): fc.Arbitrary<Conversation> {
     abort: fc.boolean(),
   });
   return fc.record({
+    mta: fc.oneof({ weight: 6, arbitrary: fc.constant('postfix-3' as const) }, { weight: 1, arbitrary: fc.constant('v2' as const) }, { weight: 1, arbitrary: fc.constant('v4' as const) }),
     client: host,
     address: fc.ipV4(),
     port: fc.integer({ min: 1, max: 65535 }),
@@ -79,27 +92,38 @@ function conversationArb(domains: MilterDomains): fc.Arbitrary<Conversation> {
   });
 }
 
-/** The packets Postfix's smtpd would send for the conversation (milter_protocol = 6). */
+/** The packets the MTA would send for the conversation. */
 function packetsOf(c: Conversation): Buffer[] {
-  const out: Buffer[] = [
-    mta.encodeOptneg(6, 0x1ff, 0x1fffff),
-    mta.encodeMacro('C', [['j', 'mx.example'], ['{daemon_name}', 'mx.example'], ['_', `${c.client} [${c.address}]`]]),
-    mta.encodeConnect(c.client, 'inet', c.port, c.address),
-    mta.encodeMacro('H', [['{tls_version}', 'TLSv1.3']]),
-    mta.encodeHelo(c.helo),
-  ];
+  const all = c.mta === 'postfix-3';
+  const out: Buffer[] = [mta.encodeOptneg(...OPTNEG[c.mta])];
+  if (all) {
+    out.push(
+      mta.encodeMacro('C', [['j', 'mx.example'], ['{daemon_name}', 'mx.example'], ['_', `${c.client} [${c.address}]`]]),
+      mta.encodeConnect(c.client, 'inet', c.port, c.address),
+      mta.encodeMacro('H', [['{tls_version}', 'TLSv1.3']]),
+      mta.encodeHelo(c.helo),
+    );
+  }
   for (const m of c.messages) {
     out.push(mta.encodeMacro('M', [['i', m.qid], ['{mail_addr}', m.from.slice(1, -1)], ['{mail_mailer}', 'smtp']]), mta.encodeMail(m.from, ['SIZE=512']));
     for (const r of m.rcpts) out.push(mta.encodeMacro('R', [['{rcpt_addr}', r.slice(1, -1)], ['{rcpt_mailer}', 'smtp']]), mta.encodeRcpt(r));
-    out.push(mta.encodeMacro('T', [['i', m.qid]]), mta.DATA);
+    if (all) out.push(mta.encodeMacro('T', [['i', m.qid]]), mta.DATA);
     for (const [name, value] of m.headers) out.push(mta.encodeMacro('L', [['i', m.qid]]), mta.encodeHeader(name, value));
-    out.push(mta.END_OF_HEADERS);
-    for (const chunk of m.body) out.push(mta.encodeBody(chunk));
+    if (all) {
+      out.push(mta.END_OF_HEADERS);
+      for (const chunk of m.body) out.push(mta.encodeBody(chunk));
+    }
     out.push(m.abort ? mta.ABORT : mta.END_OF_MESSAGE);
   }
-  if (c.quit === 'quit') out.push(mta.QUIT);
+  if (c.quit === 'quit' || (c.quit === 'quit-nc' && !all)) out.push(mta.QUIT);
   else if (c.quit === 'quit-nc') out.push(mta.QUIT_NEW_CONNECTION);
   return out;
+}
+
+/** Verdicts the routing filter owes: one per RCPT and end of message, and without no-reply bits per MAIL and header. */
+function verdictsOwed(c: Conversation): number {
+  const repliesToMailAndHeaders = c.mta !== 'postfix-3';
+  return c.messages.reduce((n, m) => n + m.rcpts.length + (m.abort ? 0 : 1) + (repliesToMailAndHeaders ? 1 + m.headers.length : 0), 0);
 }
 
 const KNOWN_COMMANDS = Buffer.from('ABCDEHKLMNOQRTU');
@@ -225,7 +249,6 @@ export function milterCases(domains: MilterDomains, seed: number, count: number)
     if (mutation === 'garbage') packets = [rng.chance(0.5) ? packets[0] ?? Buffer.alloc(0) : Buffer.alloc(0), rng.bytes(rng.below(600))];
     let bytes: Buffer = Buffer.concat(packets);
     if (mutation === 'bytes') bytes = mutateBytes(bytes, rng);
-    const verdicts = c.messages.reduce((n, m) => n + m.rcpts.length + (m.abort ? 0 : 1), 0);
-    return { bytes, frames: packets.length, mutation, delivery: deliveryFor(bytes, rng), ...(mutation === 'none' ? { verdicts } : {}) };
+    return { bytes, frames: packets.length, mutation, delivery: deliveryFor(bytes, rng), ...(mutation === 'none' ? { verdicts: verdictsOwed(c) } : {}) };
   });
 }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import { defaults, type Config, type DnsServer, type SocketAccessConfig } from './schema.ts';
 import { parseDuration } from './duration.ts';
-import { locateKey } from './locate.ts';
+import { locateKey, locateSecondDocument } from './locate.ts';
 import { parseListenSpec } from '../net/listen-spec.ts';
 import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
 import { metricsListenSpec } from '../metrics/listen.ts';
@@ -408,7 +408,9 @@ export function parseConfigText(text: string, source: string | undefined): Confi
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA, filename: source ?? '(config)' });
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
-      return { ok: false, problems: [{ path: '(yaml)', line: err.mark.line + 1, message: err.reason }] };
+      // A second document is reported without a mark.
+      const mark = (err as { mark?: { line: number } }).mark;
+      return { ok: false, problems: [{ path: '(yaml)', line: mark === undefined ? locateSecondDocument(text) : mark.line + 1, message: err.reason }] };
     }
     throw err;
   }

@@ -2,7 +2,7 @@
 // problems can name file:line. Heuristic by indentation; undefined when it cannot tell (flow
 // style, anchors), in which case the key path alone is reported.
 export function locateKey(text: string, path: readonly (string | number)[]): number | undefined {
-  const lines = text.split(/\r?\n/);
+  const { lines, physical } = yamlLines(text);
   let from = 0;
   let parentIndent = -1;
   let found: number | undefined;
@@ -35,9 +35,48 @@ export function locateKey(text: string, path: readonly (string | number)[]): num
       }
     }
     if (hit === undefined) return found;
-    found = hit + 1;
+    found = physical[hit];
     from = hit;
     parentIndent = hitIndent;
   }
   return found;
+}
+
+/**
+ * YAML breaks lines at a lone CR too (so `# note\rkey: 1` holds a key), while people and editors
+ * number lines by LF: the lines as YAML reads them, each with the LF-counted line it is on.
+ */
+function yamlLines(text: string): { readonly lines: readonly string[]; readonly physical: readonly number[] } {
+  const lines: string[] = [];
+  const physical: number[] = [];
+  text.split(/\r?\n/).forEach((line, n) => {
+    for (const part of line.split('\r')) {
+      lines.push(part);
+      physical.push(n + 1);
+    }
+  });
+  return { lines, physical };
+}
+
+/**
+ * The line where a second YAML document starts: a `---` after content, or content after a `...`
+ * (js-yaml reports "expected a single document" without a position).
+ */
+export function locateSecondDocument(text: string): number | undefined {
+  const { lines, physical } = yamlLines(text);
+  let content = false;
+  let ended = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (/^\s*(#|$)/.test(line) || (!content && line.startsWith('%'))) continue;
+    if (/^---(\s|$)/.test(line)) {
+      if (content || ended) return physical[i];
+    } else if (/^\.\.\.(\s|$)/.test(line)) {
+      ended = true;
+    } else {
+      if (ended) return physical[i];
+      content = true;
+    }
+  }
+  return undefined;
 }

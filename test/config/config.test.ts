@@ -143,6 +143,28 @@ test('locateKey finds nested keys and list items', () => {
   assert.equal(locateKey(text, ['a', 'zz']), 1);
 });
 
+// Fuzz finding (test/fuzz, config target): js-yaml reports a second document without a mark, and
+// parseConfigText read err.mark.line: `check` and `serve` died with a TypeError instead of a
+// located problem. Minimised from the fuzzer's case: a `...` line before the rest of the file.
+test('a second YAML document is a located problem, not a crash', () => {
+  for (const [text, line] of [['...\n  timeouts: 1\n', 2], ['milter:\n  listen: inet:127.0.0.1:1\n---\nlog: {}\n', 3], ['---\n# c\na: 1\n...\n---\nb: 2\n', 5]] as const) {
+    const r = parseConfigText(text, 'c.yml');
+    assert.ok(!r.ok, text);
+    assert.deepEqual(r.problems.map((p) => [p.path, p.line]), [['(yaml)', line]], text);
+    assert.match(r.problems[0]?.message ?? '', /single document/);
+  }
+});
+
+// Fuzz finding: YAML breaks lines at a lone CR, so a CR inside a comment starts a key that
+// locateKey (splitting at LF only) could not find: the problem had no line. Minimised case.
+test('a key after a lone CR is located on the line it is written on', () => {
+  const text = 'log:\n  level: info\n# says `de\rault: ...` here\n';
+  assert.equal(locateKey(text, ['ault']), 3);
+  const r = parseConfigText(text, 'c.yml');
+  assert.ok(!r.ok);
+  assert.deepEqual(r.problems.map((p) => [p.path, p.line]), [['ault', 3]]);
+});
+
 test('tor and health keys: SocksPort addresses are checked, health tuning has bounds', () => {
   const r = parseConfigText('tor:\n  socks: "unix:/run/tor/socks"\n  dns_socks: 127.0.0.1:9150\nhealth:\n  failures_before_unreachable: 2\n  concurrency: 4\n  forget_after: 2h\n', 'c.yml');
   assert.ok(r.ok);

@@ -46,8 +46,10 @@ export interface FixtureReply {
   readonly fromOtherSocket?: boolean;
   /** Replace the zone's answer section (NOERROR), e.g. a CNAME chain as a recursive resolver returns it. */
   readonly answers?: readonly FixtureRecord[];
-  /** Rewrites the rendered reply bytes (fuzzing hostile but well-addressed replies). */
+  /** Rewrites the rendered reply bytes (fuzzing hostile but well-addressed replies), over UDP and TCP. */
   readonly mutate?: (bytes: Buffer) => Buffer;
+  /** Rewrites a TCP reply after framing (lying or oversized length prefixes, partial frames). */
+  readonly tcpBytes?: (framed: Buffer) => Buffer;
   /** For kind 'garbage'. */
   readonly bytes?: Buffer;
   /** Extended DNS Errors (RFC 8914, option 15) to send in an OPT record, in this order. */
@@ -99,8 +101,11 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
         counts.tcp++;
         queries.push(q);
         for (const reply of asList(behaviour(q))) {
-          const bytes = render(q, reply, zones);
-          if (bytes !== undefined && !socket.destroyed) socket.write(frameTcpMessage(bytes));
+          const rendered = render(q, reply, zones);
+          const bytes = rendered === undefined || reply.mutate === undefined ? rendered : reply.mutate(rendered);
+          if (bytes === undefined || socket.destroyed) continue;
+          const framed = bytes.length > 0xffff ? bytes.subarray(0, 0xffff) : bytes;
+          socket.write(reply.tcpBytes === undefined ? frameTcpMessage(framed) : reply.tcpBytes(frameTcpMessage(framed)));
         }
       }
     });

@@ -23,6 +23,10 @@ export function exampleConfig(overrides: ConfigOverrides): string {
   // The suites run the daemon as whoever runs them (startDaemon passes --allow-root), not as the
   // example's system user, which a test machine need not have.
   config['user'] = null;
+  // Nor can it bind the example's relay socket inside Postfix's spool: a suite that delivers
+  // through the relay names its own relay.listen.
+  const relay = config['relay'];
+  if (typeof relay === 'object' && relay !== null) (relay as Yaml)['listen'] = null;
   for (const [path, value] of Object.entries(overrides)) {
     const keys = path.split('.');
     const last = keys.pop();

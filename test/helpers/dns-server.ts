@@ -54,6 +54,8 @@ export interface FixtureReply {
   readonly ede?: readonly { readonly infoCode: number; readonly text?: string }[];
   /** Raw EDNS options for that OPT record, after the `ede` ones (malformed EDEs, other option codes). */
   readonly ednsOptions?: readonly { readonly code: number; readonly data: Buffer }[];
+  /** Send the reply this much later (a slow server); UDP and TCP. */
+  readonly delayMs?: number;
 }
 
 export type Behaviour = (query: ReceivedQuery) => FixtureReply | readonly FixtureReply[];
@@ -70,6 +72,8 @@ export interface DnsTestServer {
 export interface DnsTestServerOptions {
   readonly zones?: readonly FixtureZone[];
   readonly behaviour?: Behaviour;
+  /** Bind this port (UDP and TCP), e.g. to come back where clients expect it after a restart. */
+  readonly port?: number;
 }
 
 export async function startDnsServer(options: DnsTestServerOptions = {}): Promise<DnsTestServer> {
@@ -100,7 +104,7 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
         queries.push(q);
         for (const reply of asList(behaviour(q))) {
           const bytes = render(q, reply, zones);
-          if (bytes !== undefined && !socket.destroyed) socket.write(frameTcpMessage(bytes));
+          if (bytes !== undefined) later(reply, () => socket.destroyed || socket.write(frameTcpMessage(bytes)));
         }
       }
     });
@@ -113,8 +117,21 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
     for (const reply of asList(behaviour(q))) {
       const rendered = render(q, reply, zones);
       const bytes = rendered === undefined || reply.mutate === undefined ? rendered : reply.mutate(rendered);
-      if (bytes !== undefined) (reply.fromOtherSocket === true ? other : udp).send(bytes, rinfo.port, rinfo.address);
+      const from = reply.fromOtherSocket === true ? other : udp;
+      if (bytes !== undefined) later(reply, () => { from.send(bytes, rinfo.port, rinfo.address, () => undefined); });
     }
+  };
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (reply: FixtureReply, send: () => void): void => {
+    if (reply.delayMs === undefined) {
+      send();
+      return;
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      send();
+    }, reply.delayMs);
+    timers.add(timer);
   };
   udp.on('message', onMessage);
   other.bind(0, '127.0.0.1');
@@ -123,7 +140,7 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
   // (other suites run in parallel), so try again with a fresh UDP socket.
   let port = 0;
   for (let attempt = 1; ; attempt++) {
-    udp.bind(0, '127.0.0.1');
+    udp.bind(options.port ?? 0, '127.0.0.1');
     await once(udp, 'listening');
     port = udp.address().port;
     try {
@@ -131,7 +148,7 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
       await once(tcp, 'listening');
       break;
     } catch (err) {
-      if (attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      if (attempt >= 20 || options.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       await closeUdp(udp);
       udp = createSocket('udp4');
       udp.on('message', onMessage);
@@ -146,6 +163,8 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
       behaviour = b;
     },
     close: async () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
       for (const s of tcpSockets) s.destroy();
       await Promise.all([closeUdp(udp), closeUdp(other), new Promise<void>((r) => tcp.close(() => { r(); }))]);
     },

@@ -79,6 +79,8 @@ export interface FakeTorOptions {
   /** Names answered by RESOLVE (0xF0): name -> IPv4 address. */
   readonly resolve?: Readonly<Record<string, string>>;
   readonly auth?: 'tor' | 'no-auth-only' | 'require-password';
+  /** Listen on this port (a SocksPort coming back after a restart); default: a free one. */
+  readonly port?: number;
 }
 
 export interface FakeTor {
@@ -334,7 +336,7 @@ export async function startFakeTor(options: FakeTorOptions = {}): Promise<FakeTo
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });

@@ -3,9 +3,12 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { loadavg, setPriority } from 'node:os';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { onionFromPublicKey } from '../../src/resolve/onion.ts';
-import { socketmapClient } from '../lookup/lookup-clients.ts';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { PauseFigures } from './pause-probe.ts';
 import { openSmtp, type SmtpSession } from '../helpers/smtp-client.ts';
 import { buildMessage } from '../helpers/smtp-message.ts';
 import { ONION, PINNED_DOMAIN, ZONE, type Lab } from './lab.ts';
@@ -13,6 +16,7 @@ import type { Cell, CellContext } from './matrix.ts';
 
 /** The longest a socketmap lookup (same event loop as the milter) may wait during a reload. */
 export const PAUSE_TARGET_MS = 50;
+const PROBE = fileURLToPath(new URL('./pause-probe.js', import.meta.url));
 const MAP_ENTRIES = 50_000;
 
 async function reloadAndWait(lab: Lab, msg: RegExp): Promise<void> {
@@ -22,32 +26,22 @@ async function reloadAndWait(lab: Lab, msg: RegExp): Promise<void> {
   await logged?.waitFor(msg, { since: mark, timeoutMs: 30_000 });
 }
 
-/** Back-to-back socketmap lookups of the pinned domain until `stop`; the longest wait for an answer. */
-function pauseProbe(port: number): { stop: () => Promise<{ maxMs: number; lookups: number; failures: number }> } {
-  let running = true;
-  let maxMs = 0;
-  let lookups = 0;
-  let failures = 0;
-  const done = (async () => {
-    const client = await socketmapClient({ port });
-    try {
-      while (running) {
-        const started = process.hrtime.bigint();
-        const answer = await client.ask('transport', `probe@${PINNED_DOMAIN}`);
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        lookups++;
-        if (answer?.startsWith('OK ') !== true) failures++;
-        maxMs = Math.max(maxMs, ms);
-      }
-    } finally {
-      client.close();
-    }
-  })();
+/** The pause probe (pause-probe.ts) as a child at nice -10; `stop` closes its stdin and reads its figures. */
+function pauseProbe(port: number): { stop: () => Promise<PauseFigures> } {
+  const child = spawn(process.execPath, [PROBE, String(port), `probe@${PINNED_DOMAIN}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const exited = once(child, 'exit');
+  try {
+    setPriority(child.pid ?? 0, -10);
+  } catch {
+    // not root: it runs at the normal priority
+  }
   return {
     stop: async () => {
-      running = false;
-      await done;
-      return { maxMs, lookups, failures };
+      child.stdin.end();
+      await exited;
+      return JSON.parse(out) as PauseFigures;
     },
   };
 }
@@ -58,6 +52,14 @@ function bigMap(n: number): string {
   const lines = [`${PINNED_DOMAIN}: ${ONION}`];
   for (let i = 0; i < n; i++) lines.push(`m${i}.bigmap.${ZONE}: ${onions[i % 256] ?? ONION}`);
   return `${lines.join('\n')}\n`;
+}
+
+function boost(lab: Lab, nice: number): void {
+  try {
+    setPriority(lab.daemon.child.pid ?? 0, nice);
+  } catch {
+    // not root: measured at the normal priority
+  }
 }
 
 function openFds(pid: number | undefined): number {
@@ -91,6 +93,7 @@ export const daemonCells: readonly Cell[] = [
   {
     group: 'daemon',
     name: 'SIGKILL under load',
+    cutsInFlight: true,
     inject: async (lab) => {
       const exited = once(lab.daemon.child, 'exit');
       lab.daemon.child.kill('SIGKILL');
@@ -117,6 +120,10 @@ export const daemonCells: readonly Cell[] = [
     name: `SIGHUP with a ${MAP_ENTRIES / 1000}k-entry map`,
     inject: async (lab, context: CellContext) => {
       writeFileSync(lab.pinsPath, bigMap(MAP_ENTRIES));
+      // The machine is shared: the daemon's main thread and the probe run above the other users'
+      // processes, so the pause measured is the daemon's own (its map worker lowers itself to 19).
+      boost(lab, -10);
+      context.figures['load average'] = loadavg()[0]?.toFixed(1) ?? '?';
       const idle = pauseProbe(lab.ports.socketmap);
       await new Promise((r) => setTimeout(r, 300));
       const baseline = await idle.stop();
@@ -126,6 +133,7 @@ export const daemonCells: readonly Cell[] = [
       context.figures['reload ms'] = Date.now() - started;
       await new Promise((r) => setTimeout(r, 200));
       const during = await probe.stop();
+      boost(lab, 0);
       context.figures['longest lookup pause ms'] = Math.round(during.maxMs * 10) / 10;
       context.figures['baseline longest ms'] = Math.round(baseline.maxMs * 10) / 10;
       context.figures['lookups'] = during.lookups;

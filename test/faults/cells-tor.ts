@@ -17,7 +17,7 @@ const reply = (r: FakeTorReply): Pick<Cell, 'inject' | 'heal'> => ({
 });
 
 export const torCells: readonly Cell[] = [
-  { group: 'Tor', name: 'SocksPort down', smoke: true, inject: (lab) => lab.stopTor(), heal: (lab) => lab.restartTor() },
+  { group: 'Tor', name: 'SocksPort down', smoke: true, cutsInFlight: true, inject: (lab) => lab.stopTor(), heal: (lab) => lab.restartTor() },
   { group: 'Tor', name: 'refusing (F2 introduction failed)', ...reply({ kind: 'fail', rep: 0xf2 }) },
   { group: 'Tor', name: 'refusing (05 connection refused)', ...reply({ kind: 'fail', rep: 0x05 }) },
   { group: 'Tor', name: 'hanging (no SOCKS reply)', ...reply({ kind: 'hang' }) },

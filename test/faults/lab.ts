@@ -214,7 +214,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 async function launchDaemon(configPath: string, launch: Launch, milterPort: number): Promise<RunningDaemon> {
   if (launch.kind === 'normal') {
     const logged = await startDaemon(configPath, launch.wrapper === undefined ? {} : { command: [...launch.wrapper, process.execPath, CLI] });
-    return { child: logged.child, logged, reload: () => logged.child.kill('SIGHUP'), stop: () => logged.kill() };
+    return { child: logged.child, logged, reload: () => logged.child.kill('SIGHUP'), stop: () => stopChild(logged.child, 5000) };
   }
   const args = [CLI, 'serve', '--config', configPath, '--grace', '2', '--allow-root'];
   let child: ChildProcess;

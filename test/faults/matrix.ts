@@ -24,6 +24,13 @@ export interface Cell {
   readonly faulted?: number;
   /** Messages to onion-srv domains may go the clearnet way by design in this cell (unauthenticated SRV). */
   readonly srvMayGoClearnet?: boolean;
+  /**
+   * The fault cuts connections that are in flight: a message whose final dot went out before the
+   * cut and whose reply never came back is retried, and may arrive twice (RFC 1047; the other
+   * choice would be to lose it). Duplicates up to the number of such cut deliveries are reported,
+   * not counted as violations.
+   */
+  readonly cutsInFlight?: boolean;
 }
 
 export interface CellContext {
@@ -91,6 +98,7 @@ export async function runCell(lab: Lab, cell: Cell): Promise<CellResult> {
   const counted = await account(lab, all);
   const underFault = all.filter((a) => a.underFault);
   const deferrals = await deferredSummary(lab, logMark);
+  const cut = cell.cutsInFlight === true ? await cutAfterDot(lab, logMark) : 0;
   const result: CellResult = {
     group: cell.group,
     name: cell.name,
@@ -108,12 +116,22 @@ export async function runCell(lab: Lab, cell: Cell): Promise<CellResult> {
   if (cell.srvMayGoClearnet === true && counted.leaks.length > 0) context.notes.push(`${counted.leaks.length} unauthenticated-SRV messages went the clearnet way (by design under dnssec: required)`);
   if (result.clearnetLeaks > 0) violations.push(`${result.clearnetLeaks} onion messages delivered over the clearnet`);
   if (result.lost > 0) violations.push(`${result.lost} accepted messages lost`);
-  if (result.duplicated > 0) violations.push(`${result.duplicated} messages delivered more than once`);
+  if (result.duplicated > cut) violations.push(`${result.duplicated} messages delivered more than once`);
+  else if (result.duplicated > 0) context.notes.push(`${result.duplicated} duplicate(s), each a delivery cut after its final dot (RFC 1047: at least once, never lost); cut deliveries: ${cut}`);
   if (result.misrouted > 0) violations.push(`${result.misrouted} messages reached the spoofed onion`);
   if (recoverMs === undefined) violations.push(`no recovery within ${RECOVER_BOUND_MS} ms`);
   if (lab.daemon.child.exitCode !== null || lab.daemon.child.signalCode !== null) violations.push(`the daemon exited (${String(lab.daemon.child.exitCode ?? lab.daemon.child.signalCode)})`);
   violations.push(...(cell.check?.(lab, result) ?? []));
   return result;
+}
+
+/** A cell whose run itself failed (the lab could not do what the cell needs): a violation. */
+export function failedCell(cell: Cell, err: unknown): CellResult {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  return {
+    group: cell.group, name: cell.name, mtaSaw: '-', deferrals: '-', sent: 0, accepted: 0, clearnetLeaks: 0, lost: 0, duplicated: 0, misrouted: 0, stillQueued: 0,
+    recoverMs: undefined, figures: {}, violations: [`the cell could not run: ${message}`], notes: [],
+  };
 }
 
 /** Fresh onion messages, one after another, until one arrives at the onion sink: ms since the heal. */
@@ -169,6 +187,12 @@ async function account(lab: Lab, attempts: readonly Attempt[]): Promise<{ lost: 
   }
   const misrouted = attempts.filter((a) => inSpoof.has(a.messageId)).length;
   return { lost, duplicated, misrouted, stillQueued, leaks };
+}
+
+/** Delivery attempts cut after the final dot: the relay lost its onion, or Postfix lost the relay, before the reply. */
+async function cutAfterDot(lab: Lab, since: number): Promise<number> {
+  const text = (await lab.pf.log()).slice(since);
+  return [...text.matchAll(/status=deferred \((?:[^)\n]*said: 451 4\.4\.2 [^)\n]*|lost connection with [^)\n]* while (?:sending end of data|receiving the final reply)[^)\n]*)\)/g)].length;
 }
 
 /** `451 4.4.1 x3`: the replies in Postfix's `status=deferred` lines since the mark. */

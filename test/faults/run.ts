@@ -4,9 +4,9 @@
 import { needPrograms, needRoot } from '../helpers/system.ts';
 import { startLab } from './lab.ts';
 import { selectCells } from './cells.ts';
-import { formatTable, runCell, type CellResult } from './matrix.ts';
+import { REQUIRED_PROGRAMS } from './required.ts';
+import { failedCell, formatTable, runCell, type CellResult } from './matrix.ts';
 
-export const REQUIRED_PROGRAMS = ['postfix', 'postconf', 'postqueue', 'sendmail', 'prlimit'] as const;
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -26,7 +26,7 @@ async function main(): Promise<number> {
     for (const cell of cells) {
       const started = Date.now();
       process.stdout.write(`cell ${cell.group}: ${cell.name} ... `);
-      const result = await runCell(lab, cell);
+      const result = await runCell(lab, cell).catch((err: unknown) => failedCell(cell, err));
       results.push(result);
       process.stdout.write(`${result.violations.length === 0 ? 'ok' : 'FAIL'} (${Date.now() - started} ms)\n`);
     }

@@ -170,7 +170,7 @@ export const daemonCells: readonly Cell[] = [
     name: 'fd limit reached',
     before: async (lab) => {
       fdBaseline = openFds(lab.daemon.child.pid);
-      const limit = fdBaseline + 16;
+      const limit = fdBaseline + 40;
       await lab.restartDaemon({}, { kind: 'normal', wrapper: ['prlimit', `--nofile=${limit}:${limit}`] });
     },
     inject: async (lab, context) => {

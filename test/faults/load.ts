@@ -28,7 +28,8 @@ const KINDS: readonly Kind[] = ['onion-srv', 'clearnet', 'onion-pinned', 'onion-
 export async function sendOne(port: number, cell: string, underFault: boolean, kind?: Kind): Promise<Attempt> {
   const n = ++serial;
   const k = kind ?? KINDS[n % KINDS.length] ?? 'clearnet';
-  const label = `${cell.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-${n}`.slice(0, 60);
+  // A DNS label: at most 63 characters, no hyphen at either end.
+  const label = `${cell.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 40).replace(/^-+|-+$/g, '')}-${n}`;
   const rcpt = k === 'onion-srv' ? `u@${srvDomain(label)}` : k === 'onion-pinned' ? `u${n}@${PINNED_DOMAIN}` : `u@${clearDomain(label)}`;
   const messageId = `<${label}.${n}@faults.test>`;
   const attempt = (reply: SmtpReply | string, queueId?: string): Attempt => {

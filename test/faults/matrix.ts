@@ -20,6 +20,8 @@ export interface Cell {
   readonly after?: (lab: Lab) => Promise<void>;
   /** Extra invariants of this cell: each string returned is a violation. */
   readonly check?: (lab: Lab, result: CellResult) => string[];
+  /** Relay deliveries (sent or deferred) to wait for under the fault, after the transactions. */
+  readonly relayAttempts?: number;
   /** Transactions under the fault (default FAULTED). */
   readonly faulted?: number;
   /** Messages to onion-srv domains may go the clearnet way by design in this cell (unauthenticated SRV). */
@@ -80,8 +82,10 @@ export async function runCell(lab: Lab, cell: Cell): Promise<CellResult> {
     const warm = load.attempts.filter((a) => !a.accepted);
     if (warm.length > 0) violations.push(`warm-up refused: ${replySummary(warm)}`);
     load.setFault(true);
+    const injectedAt = await lab.pf.logMark();
     await cell.inject(lab, context);
     await load.waitForMore(cell.faulted ?? FAULTED, FAULT_BOUND_MS);
+    if (cell.relayAttempts !== undefined) await waitForRelayAttempts(lab, injectedAt, cell.relayAttempts);
     load.setFault(false);
     await cell.heal(lab, context);
     healedAt = Date.now();
@@ -189,10 +193,20 @@ async function account(lab: Lab, attempts: readonly Attempt[]): Promise<{ lost: 
   return { lost, duplicated, misrouted, stillQueued, leaks };
 }
 
+/** Postfix's deliveries to the relay (sent or deferred) since the mark reach `n`, or the bound passes. */
+async function waitForRelayAttempts(lab: Lab, since: number, n: number): Promise<void> {
+  const pattern = new RegExp(`relay=[^,]*\\[127\\.0\\.0\\.1\\]:${lab.ports.relay},.* status=(sent|deferred)`, 'g');
+  const deadline = Date.now() + FAULT_BOUND_MS;
+  while (Date.now() < deadline) {
+    if ([...(await lab.pf.log()).slice(since).matchAll(pattern)].length >= n) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Delivery attempts cut after the final dot: the relay lost its onion, or Postfix lost the relay, before the reply. */
 async function cutAfterDot(lab: Lab, since: number): Promise<number> {
   const text = (await lab.pf.log()).slice(since);
-  return [...text.matchAll(/status=deferred \((?:[^)\n]*said: 451 4\.4\.2 [^)\n]*|lost connection with [^)\n]* while (?:sending end of data|receiving the final reply)[^)\n]*)\)/g)].length;
+  return [...text.matchAll(/status=deferred \((?:[^)\n]*said: 451 4\.4\.2 [^)\n]* lost while waiting for the reply to [^)\n]*|lost connection with [^)\n]* while (?:sending end of data|receiving the final reply)[^)\n]*)\)/g)].length;
 }
 
 /** `451 4.4.1 x3`: the replies in Postfix's `status=deferred` lines since the mark. */

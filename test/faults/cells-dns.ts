@@ -51,19 +51,6 @@ export const dnsCells: readonly Cell[] = [
     srvMayGoClearnet: true,
     ...swap((q) => zoneReply(q.name, { ad: false })),
   },
-  {
-    group: 'DNS',
-    name: 'untrusted resolver sets AD (dnssec: required)',
-    srvMayGoClearnet: true,
-    before: async (lab) => {
-      await lab.restartDaemon({ 'dns.servers': [{ address: '127.0.0.1', port: lab.dns.port, trust_ad: false }] });
-    },
-    // The server is not trusted from the start; the fault window only labels the replies.
-    inject: () => Promise.resolve(),
-    heal: async (lab) => {
-      await lab.restartDaemon();
-    },
-  },
 ];
 
 function spoofAnswer(name: string): readonly { name: string; type: 'SRV'; ttl: number; data: unknown }[] {

@@ -22,6 +22,7 @@ export interface Attempt {
 }
 
 let serial = 0;
+const REFUSED_PAUSE_MS = 50;
 const KINDS: readonly Kind[] = ['onion-srv', 'clearnet', 'onion-pinned', 'onion-srv'];
 
 /** One SMTP transaction into Postfix for the next message of `cell`; never throws. */
@@ -78,8 +79,11 @@ export function startLoad(port: number, cell: string, senders = 2): Load {
   const wakers = new Set<() => void>();
   const loops = Array.from({ length: senders }, async () => {
     while (running) {
-      attempts.push(await sendOne(port, cell, fault));
+      const attempt = await sendOne(port, cell, fault);
+      attempts.push(attempt);
       for (const wake of wakers) wake();
+      // A refusal comes back at once: pause, so that a fault does not turn the small load into a flood.
+      if (!attempt.accepted) await new Promise((r) => setTimeout(r, REFUSED_PAUSE_MS));
     }
   });
   return {

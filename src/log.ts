@@ -1,6 +1,7 @@
 import { openSync } from 'node:fs';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { LineBatcher } from './log-batch.ts';
+import { GuardedSink } from './log-guard.ts';
 import { PrettyLines } from './log-pretty.ts';
 
 export type { Logger };
@@ -68,7 +69,7 @@ export function createDaemonLogger(level: LevelWithSilent, dest: number | string
   // exit are not lost to a file that was not open yet.
   const fd = typeof dest === 'number' ? dest : openSync(dest, 'a', 0o640);
   const stream = pino.destination({ fd, sync: false, maxLength: MAX_BACKLOG_BYTES });
-  const batcher = new LineBatcher(stream, BATCH_CHARS);
+  const batcher = new LineBatcher(new GuardedSink(stream), BATCH_CHARS);
   const timer = setInterval(() => {
     batcher.flush();
   }, FLUSH_INTERVAL_MS);

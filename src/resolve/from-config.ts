@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
-import { loadStaticMaps, type StaticMap } from './maps/index.ts';
+import { loadStaticMapsOffThread, type StaticMap } from './maps/index.ts';
 import { createStubResolver, type DnsQueryResult, type DnsServer, type PipelinedTcpChannels } from './dns/index.ts';
 import { isOnionName } from './onion.ts';
 import { dnsOverTorChannels } from '../tor/dns-over-tor.ts';
@@ -35,7 +35,7 @@ export interface ResolverHooks {
 
 export async function buildResolver(config: Config, log: Logger, hooks: ResolverHooks = {}): Promise<BuildResult> {
   const parentMatch = { parentMatch: config.mapParentMatch };
-  const operatorMaps = await loadStaticMaps(config.maps, parentMatch);
+  const operatorMaps = await loadStaticMapsOffThread(config.maps, parentMatch);
   for (const p of operatorMaps.problems) {
     if (p.severity === 'error') log.error({ code: p.code }, `map: ${p.message}`);
     else log.warn({ code: p.code }, `map: ${p.message}`);
@@ -46,7 +46,7 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
   }
   let bundledMap: StaticMap | undefined;
   if (config.bundledMap) {
-    bundledMap = await loadStaticMaps([BUNDLED_MAP_PATH], parentMatch);
+    bundledMap = await loadStaticMapsOffThread([BUNDLED_MAP_PATH], parentMatch);
     // The bundled map's defects are known upstream data, not the operator's to fix: one line
     // that says so, so a count of problems at every start does not look like trouble.
     log.info({ ...bundledMap.stats, problems: bundledMap.problems.length }, bundledMapLoaded(bundledMap));

@@ -56,6 +56,8 @@ export interface FixtureReply {
   readonly ede?: readonly { readonly infoCode: number; readonly text?: string }[];
   /** Raw EDNS options for that OPT record, after the `ede` ones (malformed EDEs, other option codes). */
   readonly ednsOptions?: readonly { readonly code: number; readonly data: Buffer }[];
+  /** Send the reply this much later (a slow server); UDP and TCP. */
+  readonly delayMs?: number;
 }
 
 export type Behaviour = (query: ReceivedQuery) => FixtureReply | readonly FixtureReply[];
@@ -72,6 +74,8 @@ export interface DnsTestServer {
 export interface DnsTestServerOptions {
   readonly zones?: readonly FixtureZone[];
   readonly behaviour?: Behaviour;
+  /** Bind this port (UDP and TCP), e.g. to come back where clients expect it after a restart. */
+  readonly port?: number;
 }
 
 export async function startDnsServer(options: DnsTestServerOptions = {}): Promise<DnsTestServer> {
@@ -103,9 +107,10 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
         for (const reply of asList(behaviour(q))) {
           const rendered = render(q, reply, zones);
           const bytes = rendered === undefined || reply.mutate === undefined ? rendered : reply.mutate(rendered);
-          if (bytes === undefined || socket.destroyed) continue;
+          if (bytes === undefined) continue;
           const framed = bytes.length > 0xffff ? bytes.subarray(0, 0xffff) : bytes;
-          socket.write(reply.tcpBytes === undefined ? frameTcpMessage(framed) : reply.tcpBytes(frameTcpMessage(framed)));
+          const wire = reply.tcpBytes === undefined ? frameTcpMessage(framed) : reply.tcpBytes(frameTcpMessage(framed));
+          later(reply, () => socket.destroyed || socket.write(wire));
         }
       }
     });
@@ -118,8 +123,21 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
     for (const reply of asList(behaviour(q))) {
       const rendered = render(q, reply, zones);
       const bytes = rendered === undefined || reply.mutate === undefined ? rendered : reply.mutate(rendered);
-      if (bytes !== undefined) (reply.fromOtherSocket === true ? other : udp).send(bytes, rinfo.port, rinfo.address);
+      const from = reply.fromOtherSocket === true ? other : udp;
+      if (bytes !== undefined) later(reply, () => { from.send(bytes, rinfo.port, rinfo.address, () => undefined); });
     }
+  };
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (reply: FixtureReply, send: () => void): void => {
+    if (reply.delayMs === undefined) {
+      send();
+      return;
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      send();
+    }, reply.delayMs);
+    timers.add(timer);
   };
   udp.on('message', onMessage);
   other.bind(0, '127.0.0.1');
@@ -128,7 +146,7 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
   // (other suites run in parallel), so try again with a fresh UDP socket.
   let port = 0;
   for (let attempt = 1; ; attempt++) {
-    udp.bind(0, '127.0.0.1');
+    udp.bind(options.port ?? 0, '127.0.0.1');
     await once(udp, 'listening');
     port = udp.address().port;
     try {
@@ -136,7 +154,7 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
       await once(tcp, 'listening');
       break;
     } catch (err) {
-      if (attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      if (attempt >= 20 || options.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       await closeUdp(udp);
       udp = createSocket('udp4');
       udp.on('message', onMessage);
@@ -151,6 +169,8 @@ export async function startDnsServer(options: DnsTestServerOptions = {}): Promis
       behaviour = b;
     },
     close: async () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
       for (const s of tcpSockets) s.destroy();
       await Promise.all([closeUdp(udp), closeUdp(other), new Promise<void>((r) => tcp.close(() => { r(); }))]);
     },

@@ -2,6 +2,7 @@
 //
 //   const tor = await startFakeTor({ routes: { [`${onion}:25`]: { host: '127.0.0.1', port: sink.port } } });
 //   tor.port                       // the SOCKS5 port (TorPort for torsocks, tor.socks for our config)
+//   startFakeTor({ port })         // a fixed port: a SocksPort coming back after a restart
 //   tor.route(`${onion}:25`, { host: '127.0.0.1', port })    // add or replace a route at run time
 //   tor.setReply(`${onion}:25`, { kind: 'fail', rep: 0xf2 }) // or key by host alone: tor.setReply(onion, ...)
 //   tor.requests                   // every SOCKS request, in arrival order (see SocksRequest)

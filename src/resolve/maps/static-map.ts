@@ -79,6 +79,24 @@ function place(claim: MapClaim): string {
   return `${claim.file}:${claim.line}`;
 }
 
+/** A compiled map as plain data, to hand across a thread (load-off-thread.ts) and rebuild there. */
+export interface StaticMapParts {
+  readonly exact: ReadonlyMap<string, StaticLookup>;
+  readonly parents: ReadonlyMap<string, StaticLookup>;
+  readonly problems: readonly MapProblem[];
+  readonly stats: MapStats;
+  readonly parentMatch: boolean;
+}
+
+export function staticMapParts(map: StaticMap): StaticMapParts {
+  if (!(map instanceof CompiledStaticMap)) throw new Error('staticMapParts: not a map built by buildStaticMap');
+  return map.parts();
+}
+
+export function staticMapFromParts(parts: StaticMapParts): StaticMap {
+  return new CompiledStaticMap(parts.exact, parts.parents, parts.problems, parts.stats, parts.parentMatch);
+}
+
 class CompiledStaticMap implements StaticMap {
   readonly problems: readonly MapProblem[];
   readonly stats: MapStats;
@@ -101,6 +119,10 @@ class CompiledStaticMap implements StaticMap {
     this.problems = Object.freeze(problems.map((p) => Object.freeze(p)));
     this.stats = Object.freeze(stats);
     this.isComplete = !problems.some((p) => INCOMPLETE_CODES.has(p.code));
+  }
+
+  parts(): StaticMapParts {
+    return { exact: this.#exact, parents: this.#parents, problems: this.problems, stats: this.stats, parentMatch: this.#parentMatch };
   }
 
   lookup(domain: string, options?: StaticLookupOptions): StaticLookup {

@@ -1,10 +1,12 @@
 // `onionmx-milter serve` for the soak: the shipped examples/config.yml with the milter, socketmap and
 // tcp_table on loopback TCP, 1000 pinned domains, the bundled map as shipped, DNS pointed at a port
 // that never answers (pinned domains need no query), the JSON log at info into a file as journald
-// would take it. The process is read from outside only (/proc), as an operator would see it.
+// would take it, under the NODE_OPTIONS of the shipped systemd unit. The process is read from
+// outside only (/proc), as an operator would see it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CLI } from '../cli/cli-helpers.ts';
 import { exampleConfig } from '../helpers/e2e-daemon.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -42,7 +44,20 @@ export function sampleProcess(pid: number): ProcessSample {
   return { rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM'), fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
-export async function startSoakDaemon(dir: string, nodeFlags: readonly string[] = []): Promise<SoakDaemon> {
+const UNIT = fileURLToPath(new URL('../../../examples/systemd/onionmx-milter.service', import.meta.url));
+
+/** The NODE_OPTIONS the shipped systemd unit runs the daemon with (empty when it sets none). */
+export function unitNodeOptions(): string {
+  return /^Environment=NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(UNIT, 'utf8'))?.[1] ?? '';
+}
+
+export interface SoakDaemonOptions {
+  /** Run with the unit's NODE_OPTIONS (default), or as plain `node` with none (the before figures). */
+  readonly runtime?: 'unit' | 'bare';
+  readonly nodeFlags?: readonly string[];
+}
+
+export async function startSoakDaemon(dir: string, o: SoakDaemonOptions = {}): Promise<SoakDaemon> {
   const dns = await silentDnsServer();
   const [milterPort, socketmapPort, tcpTablePort] = [await freePort(), await freePort(), await freePort()];
   const pins = join(dir, 'pins.yml');
@@ -63,7 +78,8 @@ export async function startSoakDaemon(dir: string, nodeFlags: readonly string[] 
   );
   const logFile = join(dir, 'daemon.log');
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeFlags, CLI, 'serve', '--config', config, '--grace', '5', '--allow-root'], { stdio: ['ignore', fd, fd] });
+  const env = { ...process.env, NODE_OPTIONS: o.runtime === 'bare' ? '' : unitNodeOptions() };
+  const child = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, 'serve', '--config', config, '--grace', '5', '--allow-root'], { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   const release = atProcessEnd(() => child.kill('SIGKILL'));
   const stop = async (): Promise<void> => {

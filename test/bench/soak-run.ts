@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { burst, ErrorLog } from './soak-load.ts';
-import { sampleProcess, startSoakDaemon, type ProcessSample, type SoakDaemon } from './soak-daemon.ts';
+import { sampleProcess, startSoakDaemon, type ProcessSample, type SoakDaemon, type SoakDaemonOptions } from './soak-daemon.ts';
 import { growthAfter, steadyLoad, type Growth, type SteadySample } from './soak-steady.ts';
 
 export interface SoakOptions {
@@ -26,7 +26,7 @@ export interface SoakOptions {
     readonly lookupRate: number;
     readonly reconnectEvery: number;
   };
-  readonly nodeFlags?: readonly string[];
+  readonly daemon?: SoakDaemonOptions;
   readonly onProgress?: (line: string) => void;
 }
 
@@ -65,7 +65,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const progress = o.onProgress ?? (() => undefined);
   let daemon: SoakDaemon | undefined;
   try {
-    daemon = await startSoakDaemon(dir, o.nodeFlags);
+    daemon = await startSoakDaemon(dir, o.daemon);
     const errors = new ErrorLog();
     const ports = daemon;
     const idle = sampleProcess(daemon.pid);

@@ -7,8 +7,10 @@
 //   --rate R              steady transactions per second (100); --lookup-rate L (200)
 //   --steady-sessions S   steady milter sessions (100); --steady-lookups C (20)
 //   --sample-seconds S    sampling interval (10)
+//   --bare                run the daemon without the systemd unit's NODE_OPTIONS (the before figures)
 //   --node-flags "..."    extra node flags for the daemon
 import { parseArgs } from 'node:util';
+import { unitNodeOptions } from './soak-daemon.ts';
 import { mb, runSoak, type SoakReport } from './soak-run.ts';
 
 const MB = 1024 * 1024;
@@ -29,6 +31,7 @@ function options(): Parameters<typeof runSoak>[0] {
       'steady-lookups': { type: 'string', default: '20' },
       'sample-seconds': { type: 'string', default: '10' },
       'node-flags': { type: 'string', default: '' },
+      bare: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -53,7 +56,7 @@ function options(): Parameters<typeof runSoak>[0] {
       lookupRate: num('lookup-rate'),
       reconnectEvery: 50,
     },
-    nodeFlags: values['node-flags'].split(/\s+/).filter((f) => f !== ''),
+    daemon: { runtime: values.bare ? 'bare' : 'unit', nodeFlags: values['node-flags'].split(/\s+/).filter((f) => f !== '') },
     onProgress: (line) => process.stderr.write(`  ${line}\n`),
   };
 }
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
   const r = await runSoak(o);
   const s = o.steady;
   process.stdout.write(
-    `\nsoak: node ${process.version}; steady ${s.durationMs / 60_000} min (warm-up ${s.warmupMs / 60_000} min) at ${s.transactionRate} tx/s over ${s.sessions} sessions + ${s.lookupRate} lookups/s over ${s.lookupConnections} connections, reconnecting every ${s.reconnectEvery} uses\n`,
+    `\nsoak: node ${process.version}, daemon NODE_OPTIONS "${o.daemon?.runtime === 'bare' ? '' : unitNodeOptions()}"${o.daemon?.nodeFlags?.length ? ` + ${o.daemon.nodeFlags.join(' ')}` : ''}; steady ${s.durationMs / 60_000} min (warm-up ${s.warmupMs / 60_000} min) at ${s.transactionRate} tx/s over ${s.sessions} sessions + ${s.lookupRate} lookups/s over ${s.lookupConnections} connections, reconnecting every ${s.reconnectEvery} uses\n`,
   );
   process.stdout.write(`idle: RSS ${mb(r.idle.rssBytes)} MB; steady: ${r.steady.transactions} transactions, ${r.steady.lookups} lookups\n`);
   process.stdout.write('RSS samples (MB): ' + r.steady.samples.map((x) => mb(x.rssBytes)).join(' ') + '\n');

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processCpuMs } from './proc-cpu.ts';
 import { burst, ErrorLog } from './soak-load.ts';
 import { sampleProcess, startSoakDaemon, type ProcessSample, type SoakDaemon, type SoakDaemonOptions } from './soak-daemon.ts';
 import { growthAfter, steadyLoad, type Growth, type SteadySample } from './soak-steady.ts';
@@ -41,7 +42,14 @@ export interface SoakReport {
   readonly idle: ProcessSample;
   readonly hundred: PhaseFigures;
   readonly full: PhaseFigures;
-  readonly steady: { readonly transactions: number; readonly lookups: number; readonly samples: readonly SteadySample[]; readonly growth: Growth };
+  readonly steady: {
+    readonly transactions: number;
+    readonly lookups: number;
+    readonly samples: readonly SteadySample[];
+    readonly growth: Growth;
+    /** The daemon's CPU time (all threads) over the steady phase, in ms. */
+    readonly daemonCpuMs: number;
+  };
   /** Descriptors of the idle daemon after all load minus before it: 0 or less when nothing leaked. */
   readonly fdLeak: number;
   readonly errors: ErrorLog;
@@ -82,6 +90,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     await idleFds(daemon.pid, idle.fds);
 
     const pid = daemon.pid;
+    const cpuBefore = processCpuMs(pid) ?? NaN;
     const s = await steadyLoad(
       {
         ...o.steady,
@@ -94,12 +103,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       },
       errors,
     );
+    const daemonCpuMs = (processCpuMs(pid) ?? NaN) - cpuBefore;
     const fdsAfter = await idleFds(daemon.pid, idle.fds);
     return {
       idle,
       hundred,
       full,
-      steady: { ...s, growth: growthAfter(s.samples, o.steady.warmupMs) },
+      steady: { ...s, growth: growthAfter(s.samples, o.steady.warmupMs), daemonCpuMs },
       fdLeak: fdsAfter - idle.fds,
       errors,
       dnsQueries: daemon.dnsQueries(),

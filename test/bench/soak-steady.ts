@@ -123,21 +123,20 @@ export async function steadyLoad(o: SteadyOptions, errors: ErrorLog): Promise<St
   return { samples, transactions, lookups };
 }
 
-/** The median of `values` (NaN when empty). */
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
-}
-
 export interface Growth {
-  /** Median RSS of the first three samples after warm-up, and of the last three. */
-  readonly baselineBytes: number;
-  readonly endBytes: number;
+  /**
+   * RSS on the least-squares line through the samples after warm-up, at its first and last
+   * sample, and the relative change between them. V8 lets garbage collect in the old generation
+   * until a major GC, so RSS is a sawtooth; the fitted line is what a leak moves, not the phase
+   * of the saw at the first or last sample.
+   */
+  readonly fittedStartBytes: number;
+  readonly fittedEndBytes: number;
   readonly growth: number;
-  /** Least-squares slope of RSS after warm-up, in bytes per hour. */
   readonly slopeBytesPerHour: number;
+  /** The highest RSS in the first and in the last third of the samples after warm-up. */
+  readonly firstThirdPeakBytes: number;
+  readonly lastThirdPeakBytes: number;
   readonly minFds: number;
   readonly maxFds: number;
   readonly samplesAfterWarmup: number;
@@ -145,19 +144,24 @@ export interface Growth {
 
 export function growthAfter(samples: readonly SteadySample[], warmupMs: number): Growth {
   const after = samples.filter((s) => s.atMs >= warmupMs);
-  const rss = after.map((s) => s.rssBytes);
-  const baselineBytes = median(rss.slice(0, 3));
-  const endBytes = median(rss.slice(-3));
   const n = after.length;
   const mx = after.reduce((a, s) => a + s.atMs, 0) / n;
-  const my = rss.reduce((a, v) => a + v, 0) / n;
+  const my = after.reduce((a, s) => a + s.rssBytes, 0) / n;
   const cov = after.reduce((a, s) => a + (s.atMs - mx) * (s.rssBytes - my), 0);
   const varx = after.reduce((a, s) => a + (s.atMs - mx) ** 2, 0);
+  const slope = varx > 0 ? cov / varx : 0;
+  const at = (ms: number): number => my + slope * (ms - mx);
+  const fittedStartBytes = at(after[0]?.atMs ?? 0);
+  const fittedEndBytes = at(after[n - 1]?.atMs ?? 0);
+  const third = Math.max(1, Math.floor(n / 3));
+  const peak = (part: readonly SteadySample[]): number => Math.max(...part.map((s) => s.rssBytes));
   return {
-    baselineBytes,
-    endBytes,
-    growth: endBytes / baselineBytes - 1,
-    slopeBytesPerHour: varx > 0 ? (cov / varx) * 3_600_000 : 0,
+    fittedStartBytes,
+    fittedEndBytes,
+    growth: fittedEndBytes / fittedStartBytes - 1,
+    slopeBytesPerHour: slope * 3_600_000,
+    firstThirdPeakBytes: peak(after.slice(0, third)),
+    lastThirdPeakBytes: peak(after.slice(-third)),
     minFds: Math.min(...after.map((s) => s.fds)),
     maxFds: Math.max(...after.map((s) => s.fds)),
     samplesAfterWarmup: n,

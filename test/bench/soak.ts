@@ -68,7 +68,10 @@ function verdicts(r: SoakReport, o: Parameters<typeof runSoak>[0]): [boolean, st
     [r.full.transactions === o.sessions * o.transactionsEach && r.full.lookups === o.lookups * o.lookupsEach, `burst: ${r.full.transactions} of ${o.sessions * o.transactionsEach} transactions, ${r.full.lookups} of ${o.lookups * o.lookupsEach} lookups answered correctly`],
     [r.hundred.after.peakRssBytes <= TARGET_100_MB * MB, `peak RSS after 100 milter sessions: ${mb(r.hundred.after.peakRssBytes)} MB (target <= ${TARGET_100_MB} MB)`],
     [r.full.after.peakRssBytes <= TARGET_1000_MB * MB, `peak RSS after ${o.sessions} milter sessions + ${o.lookups} lookup connections: ${mb(r.full.after.peakRssBytes)} MB (target <= ${TARGET_1000_MB} MB)`],
-    [g.growth < MAX_GROWTH, `steady RSS growth after warm-up: ${(g.growth * 100).toFixed(2)} % (${mb(g.baselineBytes)} -> ${mb(g.endBytes)} MB, slope ${mb(g.slopeBytesPerHour)} MB/h, ${g.samplesAfterWarmup} samples; target < ${MAX_GROWTH * 100} %)`],
+    [
+      g.growth < MAX_GROWTH,
+      `steady RSS growth after warm-up (fitted line): ${(g.growth * 100).toFixed(2)} % (${mb(g.fittedStartBytes)} -> ${mb(g.fittedEndBytes)} MB, ${mb(g.slopeBytesPerHour)} MB/h; peaks of the first and last third ${mb(g.firstThirdPeakBytes)} / ${mb(g.lastThirdPeakBytes)} MB; ${g.samplesAfterWarmup} samples; target < ${MAX_GROWTH * 100} %)`,
+    ],
     [r.fdLeak <= 0, `descriptors: idle ${r.idle.fds} before, ${r.idle.fds + r.fdLeak} after all load (leak ${r.fdLeak}); ${g.minFds}-${g.maxFds} under steady load`],
     [r.dnsQueries === 0 && !r.daemonCrashed, `daemon: ${r.daemonCrashed ? 'crashed' : 'running to the end'}, ${r.dnsQueries} DNS queries`],
   ];
@@ -85,9 +88,12 @@ async function main(): Promise<void> {
   const r = await runSoak(o);
   const s = o.steady;
   process.stdout.write(
-    `\nsoak: node ${process.version}, daemon NODE_OPTIONS "${o.daemon?.runtime === 'bare' ? '' : unitNodeOptions()}"${o.daemon?.nodeFlags?.length ? ` + ${o.daemon.nodeFlags.join(' ')}` : ''}; steady ${s.durationMs / 60_000} min (warm-up ${s.warmupMs / 60_000} min) at ${s.transactionRate} tx/s over ${s.sessions} sessions + ${s.lookupRate} lookups/s over ${s.lookupConnections} connections, reconnecting every ${s.reconnectEvery} uses\n`,
+    `\nsoak: node ${process.version}, daemon NODE_OPTIONS "${o.daemon?.runtime === 'bare' ? '' : unitNodeOptions()}"${o.daemon?.nodeFlags?.length ? ` + ${o.daemon.nodeFlags.join(' ')}` : ''}; steady ${(s.durationMs / 60_000).toFixed(1)} min (warm-up ${(s.warmupMs / 60_000).toFixed(1)} min) at ${s.transactionRate} tx/s over ${s.sessions} sessions + ${s.lookupRate} lookups/s over ${s.lookupConnections} connections, reconnecting every ${s.reconnectEvery} uses\n`,
   );
-  process.stdout.write(`idle: RSS ${mb(r.idle.rssBytes)} MB; steady: ${r.steady.transactions} transactions, ${r.steady.lookups} lookups\n`);
+  const cpu = r.steady.daemonCpuMs;
+  process.stdout.write(
+    `idle: RSS ${mb(r.idle.rssBytes)} MB; steady: ${r.steady.transactions} transactions, ${r.steady.lookups} lookups, daemon CPU ${((cpu / s.durationMs) * 100).toFixed(1)} % of a core, ${(cpu / r.steady.transactions).toFixed(3)} ms per transaction with its ${(r.steady.lookups / r.steady.transactions).toFixed(1)} lookups\n`,
+  );
   process.stdout.write('RSS samples (MB): ' + r.steady.samples.map((x) => mb(x.rssBytes)).join(' ') + '\n');
   process.stdout.write('fd samples: ' + r.steady.samples.map((x) => String(x.fds)).join(' ') + '\n\n');
   let ok = true;

@@ -1,4 +1,4 @@
-// One soak run against a fresh `serve`: 100 milter sessions (peak RSS), then the full burst of
+// One soak run against a fresh `serve`: 100 milter sessions running transactions back to back (peak RSS), then the full burst of
 // milter sessions and lookup connections at once (peak RSS), then the steady phase (RSS and
 // descriptors sampled). Between phases it waits for the daemon to be idle again and compares its
 // descriptor count with the one it had before any load: a difference is a leak.
@@ -16,6 +16,8 @@ export interface SoakOptions {
   readonly sessions: number;
   readonly lookups: number;
   readonly transactionsEach: number;
+  /** Transactions per session of the 100-session phase: back to back, so the heap reaches its working size. */
+  readonly hundredTransactionsEach: number;
   readonly lookupsEach: number;
   readonly steady: {
     readonly durationMs: number;
@@ -36,6 +38,8 @@ export interface PhaseFigures {
   readonly lookups: number;
   /** Right after the phase (peakRssBytes: VmHWM, the highest RSS so far). */
   readonly after: ProcessSample;
+  /** The daemon's CPU time (all threads) during the phase, in ms. */
+  readonly daemonCpuMs: number;
 }
 
 export interface SoakReport {
@@ -79,18 +83,25 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const idle = sampleProcess(daemon.pid);
     progress(`idle: RSS ${mb(idle.rssBytes)} MB, ${idle.fds} fds`);
 
-    const h = await burst(daemon.milter, ports, { sessions: Math.min(100, o.sessions), lookups: 0, transactionsEach: o.transactionsEach, lookupsEach: 0 }, errors);
-    const hundred = { ...h, after: sampleProcess(daemon.pid) };
-    progress(`100 milter sessions: ${h.transactions} transactions, peak RSS ${mb(hundred.after.peakRssBytes)} MB`);
+    const pid = daemon.pid;
+    let cpu = processCpuMs(pid) ?? NaN;
+    /** The daemon's CPU ms since the previous call. */
+    const cpuSince = (): number => {
+      const before = cpu;
+      cpu = processCpuMs(pid) ?? NaN;
+      return cpu - before;
+    };
+    const h = await burst(daemon.milter, ports, { sessions: Math.min(100, o.sessions), lookups: 0, transactionsEach: o.hundredTransactionsEach, lookupsEach: 0 }, errors);
+    const hundred = { ...h, after: sampleProcess(daemon.pid), daemonCpuMs: cpuSince() };
+    progress(`100 milter sessions: ${h.transactions} transactions, peak RSS ${mb(hundred.after.peakRssBytes)} MB, daemon CPU ${(hundred.daemonCpuMs / h.transactions).toFixed(3)} ms per transaction`);
     await idleFds(daemon.pid, idle.fds);
 
     const f = await burst(daemon.milter, ports, o, errors);
-    const full = { ...f, after: sampleProcess(daemon.pid) };
+    const full = { ...f, after: sampleProcess(daemon.pid), daemonCpuMs: cpuSince() };
     progress(`${o.sessions} milter sessions + ${o.lookups} lookup connections: ${f.transactions} transactions, ${f.lookups} lookups, peak RSS ${mb(full.after.peakRssBytes)} MB`);
     await idleFds(daemon.pid, idle.fds);
 
-    const pid = daemon.pid;
-    const cpuBefore = processCpuMs(pid) ?? NaN;
+    cpuSince();
     const s = await steadyLoad(
       {
         ...o.steady,
@@ -103,7 +114,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       },
       errors,
     );
-    const daemonCpuMs = (processCpuMs(pid) ?? NaN) - cpuBefore;
+    const daemonCpuMs = cpuSince();
     const fdsAfter = await idleFds(daemon.pid, idle.fds);
     return {
       idle,

@@ -12,6 +12,7 @@ describe('soak smoke', () => {
       sessions: 40,
       lookups: 40,
       transactionsEach: 3,
+      hundredTransactionsEach: 3,
       lookupsEach: 10,
       steady: { durationMs: 2000, warmupMs: 0, sampleEveryMs: 500, sessions: 10, lookupConnections: 4, transactionRate: 50, lookupRate: 100, reconnectEvery: 5 },
     });

@@ -1,7 +1,7 @@
 // `onionmx-milter serve` for the soak: the shipped examples/config.yml with the milter, socketmap and
 // tcp_table on loopback TCP, 1000 pinned domains, the bundled map as shipped, DNS pointed at a port
 // that never answers (pinned domains need no query), the JSON log at info into a file as journald
-// would take it, under the NODE_OPTIONS of the shipped systemd unit. The process is read from
+// would take it, with the node flags of the shipped systemd unit. The process is read from
 // outside only (/proc), as an operator would see it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
@@ -46,13 +46,15 @@ export function sampleProcess(pid: number): ProcessSample {
 
 const UNIT = fileURLToPath(new URL('../../../examples/systemd/onionmx-milter.service', import.meta.url));
 
-/** The NODE_OPTIONS the shipped systemd unit runs the daemon with (empty when it sets none). */
-export function unitNodeOptions(): string {
-  return /^Environment=NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(UNIT, 'utf8'))?.[1] ?? '';
+/** The node flags the shipped systemd unit starts the daemon with (its ExecStart names node). */
+export function unitNodeFlags(): string[] {
+  const start = /^ExecStart=\/usr\/bin\/env node((?: --\S+)*) \/usr\/local\/bin\/onionmx-milter serve /m.exec(readFileSync(UNIT, 'utf8'));
+  if (start === null) throw new Error(`${UNIT}: no ExecStart=/usr/bin/env node [flags] /usr/local/bin/onionmx-milter serve`);
+  return (start[1] ?? '').trim().split(/\s+/).filter((f) => f !== '');
 }
 
 export interface SoakDaemonOptions {
-  /** Run with the unit's NODE_OPTIONS (default), or as plain `node` with none (the before figures). */
+  /** Run with the unit's node flags (default), or as plain `node` with none (the before figures). */
   readonly runtime?: 'unit' | 'bare';
   readonly nodeFlags?: readonly string[];
 }
@@ -78,8 +80,8 @@ export async function startSoakDaemon(dir: string, o: SoakDaemonOptions = {}): P
   );
   const logFile = join(dir, 'daemon.log');
   const fd = openSync(logFile, 'a');
-  const env = { ...process.env, NODE_OPTIONS: o.runtime === 'bare' ? '' : unitNodeOptions() };
-  const child = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, 'serve', '--config', config, '--grace', '5', '--allow-root'], { stdio: ['ignore', fd, fd], env });
+  const flags = [...(o.runtime === 'bare' ? [] : unitNodeFlags()), ...(o.nodeFlags ?? [])];
+  const child = spawn(process.execPath, [...flags, CLI, 'serve', '--config', config, '--grace', '5', '--allow-root'], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const release = atProcessEnd(() => child.kill('SIGKILL'));
   const stop = async (): Promise<void> => {

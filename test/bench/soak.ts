@@ -7,10 +7,10 @@
 //   --rate R              steady transactions per second (100); --lookup-rate L (200)
 //   --steady-sessions S   steady milter sessions (100); --steady-lookups C (20)
 //   --sample-seconds S    sampling interval (10)
-//   --bare                run the daemon without the systemd unit's NODE_OPTIONS (the before figures)
+//   --bare                run the daemon without the systemd unit's node flags (the before figures)
 //   --node-flags "..."    extra node flags for the daemon
 import { parseArgs } from 'node:util';
-import { unitNodeOptions } from './soak-daemon.ts';
+import { unitNodeFlags } from './soak-daemon.ts';
 import { mb, runSoak, type SoakReport } from './soak-run.ts';
 
 const MB = 1024 * 1024;
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const r = await runSoak(o);
   const s = o.steady;
   process.stdout.write(
-    `\nsoak: node ${process.version}, daemon NODE_OPTIONS "${o.daemon?.runtime === 'bare' ? '' : unitNodeOptions()}"${o.daemon?.nodeFlags?.length ? ` + ${o.daemon.nodeFlags.join(' ')}` : ''}; steady ${(s.durationMs / 60_000).toFixed(1)} min (warm-up ${(s.warmupMs / 60_000).toFixed(1)} min) at ${s.transactionRate} tx/s over ${s.sessions} sessions + ${s.lookupRate} lookups/s over ${s.lookupConnections} connections, reconnecting every ${s.reconnectEvery} uses\n`,
+    `\nsoak: node ${process.version}, daemon node flags "${[...(o.daemon?.runtime === 'bare' ? [] : unitNodeFlags()), ...(o.daemon?.nodeFlags ?? [])].join(' ')}"; steady ${(s.durationMs / 60_000).toFixed(1)} min (warm-up ${(s.warmupMs / 60_000).toFixed(1)} min) at ${s.transactionRate} tx/s over ${s.sessions} sessions + ${s.lookupRate} lookups/s over ${s.lookupConnections} connections, reconnecting every ${s.reconnectEvery} uses\n`,
   );
   const cpu = r.steady.daemonCpuMs;
   process.stdout.write(

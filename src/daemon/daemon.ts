@@ -12,11 +12,10 @@ import { buildResolver, type BuiltResolver, type ResolverHooks } from '../resolv
 import { dnsTrustReport } from '../resolve/dns-trust.ts';
 import { Metrics, startMetricsServer, type MetricsServer } from '../metrics/index.ts';
 import { HealthChecker, applyHealthPolicy, withHealthPolicy } from '../tor/health.ts';
-import { probeOnion } from '../tor/probe.ts';
 import { parseSocksEndpoint } from '../tor/socks-endpoint.ts';
 import { LookupAnswerer, createLookupServer, type DecisionSource, type LookupOutcome, type LookupProtocol, type LookupServer, type LookupSettings } from '../lookup/index.ts';
 import type { Decision } from '../resolve/types.ts';
-import { RelayService } from './relay-service.ts';
+import type { RelayService } from './relay-service.ts';
 import type { RelayListenerKind } from '../relay/index.ts';
 
 export interface DaemonListeners {
@@ -47,7 +46,7 @@ export class Daemon {
   readonly #lookupServers: LookupServer[] = [];
   #listeners: DaemonListeners | undefined;
   /** Counters live across reloads; exported only when metrics.listen is set. */
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   #metricsServer: MetricsServer | undefined;
   #health: HealthChecker | undefined;
   #relay: RelayService | undefined;
@@ -58,6 +57,9 @@ export class Daemon {
     this.#config = config;
     this.#log = log;
     this.#socketDefaults = options.socketDefaults;
+    // Process metrics (event-loop delay histogram, GC observer) cost memory and timers; only a
+    // scraped daemon needs them.
+    this.metrics = new Metrics({ processMetrics: config.metrics.listen !== undefined });
   }
 
   get config(): Config {
@@ -197,7 +199,10 @@ export class Daemon {
 
   /** The relay's listeners and its upstream half, when relay.listen or relay.smtp_listen is set. */
   async #startRelay(): Promise<Partial<Record<RelayListenerKind, string>>> {
-    if (!RelayService.wanted(this.#config)) return {};
+    const r = this.#config.relay;
+    if (r.listen === undefined && r.smtpListen === undefined) return {};
+    // Loaded only when configured: the relay and its SOCKS client are a large share of the heap.
+    const { RelayService } = await import('./relay-service.ts');
     const relay = new RelayService({
       config: () => this.#config,
       // Each transaction reads the resolver of the moment: a reload applies to the next one.
@@ -261,7 +266,8 @@ export class Daemon {
       concurrency: h.concurrency,
       forgetAfterMs: h.forgetAfterMs,
       log: this.#log,
-      probe: (target, signal) => probeOnion({ proxy: socks.endpoint, ...target, connectTimeoutMs, signal }),
+      // The probe's SOCKS client is loaded on the first probe, not by every daemon.
+      probe: async (target, signal) => (await import('../tor/probe.ts')).probeOnion({ proxy: socks.endpoint, ...target, connectTimeoutMs, signal }),
       onProbe: (result) => {
         this.metrics.probe(result);
       },

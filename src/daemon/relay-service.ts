@@ -51,10 +51,6 @@ export class RelayService {
     this.#o = options;
   }
 
-  static wanted(config: Config): boolean {
-    return config.relay.listen !== undefined || config.relay.smtpListen !== undefined;
-  }
-
   get listeners(): Partial<Record<RelayListenerKind, string>> {
     return this.#listeners;
   }

@@ -7,7 +7,6 @@ import type { Config } from '../config/schema.ts';
 import { loadStaticMapsOffThread, type StaticMap } from './maps/index.ts';
 import { createStubResolver, type DnsQueryResult, type DnsServer, type PipelinedTcpChannels } from './dns/index.ts';
 import { isOnionName } from './onion.ts';
-import { dnsOverTorChannels } from '../tor/dns-over-tor.ts';
 import { createSrvSource, type CachedSrvSource } from './srv-source.ts';
 import { Resolver } from './resolver.ts';
 
@@ -57,6 +56,7 @@ export async function buildResolver(config: Config, log: Logger, hooks: Resolver
   let dnsOverTor: PipelinedTcpChannels | undefined;
   if (config.srv.enabled) {
     if (config.dns.viaTor) {
+      const { dnsOverTorChannels } = await import('../tor/dns-over-tor.ts');
       const over = dnsOverTorChannels(config);
       if (!over.ok) return { ok: false, errors: [over.error] };
       dnsOverTor = over.channels;

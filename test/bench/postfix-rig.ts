@@ -13,11 +13,9 @@
 // milter_header_checks rule turns into the same FILTER: the cost of the cheapest possible tagging
 // milter on the same Postfix.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +24,7 @@ import { killAllChildren, startChild, stopChild } from './child-process.ts';
 import { startSmtpSink, type SmtpSink } from './postfix-sink.ts';
 import { freePort } from '../helpers/ports.ts';
 import { atProcessEnd } from '../helpers/process-end.ts';
+import { accepts, silentDnsServer } from './daemon-probes.ts';
 
 const DAEMON_STOP_GRACE_MS = 15_000;
 export { freePort };
@@ -267,34 +266,6 @@ export async function verifyBurst(rig: PostfixRig, path: BenchPath, mark: number
 
 function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
-}
-
-function accepts(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(socketPath);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => {
-      resolve(false);
-    });
-  });
-}
-
-/** A UDP "DNS server" on loopback that counts queries and never answers. */
-export function silentDnsServer(): Promise<{ socket: Socket; port: number; queries: () => number }> {
-  return new Promise((resolve, reject) => {
-    let queries = 0;
-    const socket = createSocket('udp4');
-    socket.on('message', () => {
-      queries++;
-    });
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      resolve({ socket, port: socket.address().port, queries: () => queries });
-    });
-  });
 }
 
 /** A port that was free a moment ago (bound to port 0 and closed); the caller binds it soon after. */

@@ -11,6 +11,14 @@ import { CLI } from '../cli/cli-helpers.ts';
 import { atProcessEnd } from './process-end.ts';
 
 export const EXAMPLE_CONFIG = fileURLToPath(new URL('../../../examples/config.yml', import.meta.url));
+const UNIT = fileURLToPath(new URL('../../../examples/systemd/onionmx-milter.service', import.meta.url));
+
+/** The node flags the shipped systemd unit starts the daemon with (its ExecStart names node). */
+export function unitNodeFlags(): string[] {
+  const start = /^ExecStart=\/usr\/bin\/env node((?: --\S+)*) \/usr\/local\/bin\/onionmx-milter serve /m.exec(readFileSync(UNIT, 'utf8'));
+  if (start === null) throw new Error(`${UNIT}: no ExecStart=/usr/bin/env node [flags] /usr/local/bin/onionmx-milter serve`);
+  return (start[1] ?? '').trim().split(/\s+/).filter((f) => f !== '');
+}
 
 type Yaml = Record<string, unknown>;
 
@@ -64,7 +72,10 @@ export interface DaemonProcess {
 const WAIT_MS = 15_000;
 
 export interface StartDaemonOptions {
-  /** The command that runs the CLI (default: this checkout's, under this node); e.g. an installed bin. */
+  /**
+   * The command that runs the CLI; e.g. an installed bin. Default: this checkout's, under this node
+   * with the unit's node flags, so the suites measure the daemon as the unit runs it (memory above all).
+   */
   readonly command?: readonly string[];
   /** Pass --allow-root (default true: the suites run the daemon as whoever runs them). */
   readonly allowRoot?: boolean;
@@ -75,7 +86,7 @@ export interface StartDaemonOptions {
 
 /** Starts the daemon with the config file at `configPath` and waits for "onionmx-milter started". */
 export async function startDaemon(configPath: string, options: StartDaemonOptions = {}): Promise<DaemonProcess> {
-  const [program, ...prefix] = options.command ?? [process.execPath, CLI];
+  const [program, ...prefix] = options.command ?? [process.execPath, ...unitNodeFlags(), CLI];
   if (program === undefined) throw new Error('startDaemon: empty command');
   const args = [...prefix, 'serve', '--config', configPath, '--grace', '2', ...(options.allowRoot === false ? [] : ['--allow-root'])];
   const ids = { ...(options.uid === undefined ? {} : { uid: options.uid }), ...(options.gid === undefined ? {} : { gid: options.gid }) };

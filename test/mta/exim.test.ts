@@ -187,6 +187,7 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 300_000 
     let id = '';
     try {
       const deferral = await logLine(viaRelay('==', rcpt), logSince);
+      assert.match(deferral, /Remote host closed connection in response to end of data$/);
       id = /^\S+ \S+ (\S+) ==/.exec(deferral)?.[1] ?? '';
       assert.deepEqual(await delivered('onion', subject), []);
     } finally {

@@ -286,6 +286,10 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
       stopDaemon: async (): Promise<void> => {
         await daemon.stop();
       },
+      /** SIGKILL: the daemon gets no chance to close anything (a crash). */
+      killDaemon: async (): Promise<void> => {
+        await daemon.kill();
+      },
       startDaemon: async (): Promise<void> => {
         daemon = await startDaemon(configPath);
       },

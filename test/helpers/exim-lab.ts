@@ -24,6 +24,8 @@ runMtaLab({
       binary: eximBinary(),
       config: readFileSync(EXIM_EXAMPLE, 'utf8'),
       macros: { ONIONMX_SOCKET: join(dir, 'lookup.sock'), ONIONMX_RELAY_PORT: String(relayPort) },
+      // Exim's default limit is 50 MB: the suite's 50 MB message (plus headers) must fit.
+      main: { message_size_limit: '60M' },
     });
     return {
       port: exim.port,

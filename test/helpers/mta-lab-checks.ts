@@ -1,7 +1,7 @@
 // Assertions the Exim and Sendmail suites share, made from outside their lab (mta-lab.ts).
 import assert from 'node:assert/strict';
 import type { NetnsWorker } from './netns.ts';
-import { CLEARNET_DOMAIN, EXPECTED_HEADER, ONION, ONION_DOMAIN, RELAY_HELO, ROUTE_HEADER, type SocksSeen } from './mta-lab-fixtures.ts';
+import { CLEARNET_DOMAIN, EXPECTED_HEADER, ONION, ONION_DOMAIN, RELAY_HELO, ROUTE_HEADER, type DaemonMemory, type LargeMessageResult, type SocksSeen } from './mta-lab-fixtures.ts';
 import type { SinkMessage } from './smtp-sink.ts';
 import type { TransactionResult } from './smtp-client.ts';
 import { buildMessage, headerValues } from './smtp-message.ts';
@@ -43,3 +43,25 @@ export const relayConnect = (r: SocksSeen): boolean => r.command === 'connect' &
 
 /** The regular-expression source matching `text` literally. */
 export const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+const MB = 1024 * 1024;
+
+/**
+ * Streams a generated message of `megabytes` MB to `to` through the lab's MTA (the `smtpLarge`
+ * RPC) and waits for `delivered` (the MTA's own record of the delivery); asserts it was accepted
+ * and arrived whole at the onion. Returns the relay's peak RSS over its RSS before (VmHWM after,
+ * reset first, minus VmRSS before) and that figure in words.
+ */
+export async function relayGrowthStreaming(lab: NetnsWorker, to: string, subject: string, megabytes: number, delivered: () => Promise<unknown>): Promise<{ growth: number; figure: string }> {
+  await lab.call('resetDaemonPeak');
+  const before = await lab.call<DaemonMemory>('daemonMemory');
+  const result = await lab.call<LargeMessageResult>('smtpLarge', 'alice@sender.example', [to], subject, megabytes);
+  assert.equal(result.data.code, 250, result.data.raw);
+  await delivered();
+  const after = await lab.call<DaemonMemory>('daemonMemory');
+  assert.ok(result.size >= megabytes * MB, `${String(result.size)} octets arrived`);
+  assert.ok(result.bodyIntact, 'the body arrived intact');
+  const growth = after.hwm - before.rss;
+  const figure = `relay RSS ${(before.rss / MB).toFixed(1)} MB before, peak ${(after.hwm / MB).toFixed(1)} MB while streaming ${(result.size / MB).toFixed(1)} MB: growth ${(growth / MB).toFixed(1)} MB`;
+  return { growth, figure };
+}

@@ -15,6 +15,12 @@ export const TOR_F2_ONION = 'xa4r2iadxm55fbnqgwwi5mymqdcofiu3w6rpbtqn7b2dyn7mgwj
 /** SRV to TOR_F6_ONION, for which the fake Tor answers F6 (invalid onion address). */
 export const TOR_F6_DOMAIN = 'tor-f6.example';
 export const TOR_F6_ONION = 'aj3nsqqcksrrc5cye5etjsoewz6jrygpekzwoko3q6wyxjlb3dgasfid.onion';
+/** SRV to TOR_F4_ONION, for which the fake Tor answers F4 (client authorization required). */
+export const TOR_F4_DOMAIN = 'tor-f4.example';
+export const TOR_F4_ONION = '7jedifd7nzuqynut573bgnqemqb43cxcufhtdm6ea42yk2jdsvstxvad.onion';
+/** SRV to TOR_F7_ONION, for which the fake Tor answers F7 (introduction timed out). */
+export const TOR_F7_DOMAIN = 'tor-f7.example';
+export const TOR_F7_ONION = 'df7wwi7bnsctfrvlza4pvtk6u6e34ddwwkjagnadtp5iwpjwrvq5bpad.onion';
 /** Routed to ONION by the daemon's pin map (which `unpin` empties with a SIGHUP); MX: the clearnet sink. */
 export const PINNED_DOMAIN = 'pinned.example';
 /** The onion's server answers RCPT for this local part with 550 5.1.1. */
@@ -23,6 +29,8 @@ export const UNKNOWN_USER = 'nobody-here';
 export const TEMPFAIL_ONCE = '[451 once]';
 /** The onion's server never answers the final dot of a message whose Subject contains this. */
 export const HANG_AFTER_DATA = '[hang]';
+/** The onion's server never answers the first final dot of a message whose Subject contains this (later ones: 250). */
+export const HANG_ONCE = '[hang once]';
 /** relay.timeouts.data_done in the labs: how long the relay waits for that answer. */
 export const LAB_DATA_DONE_TIMEOUT = '3s';
 /** The relay's EHLO to the onions (relay.helo_name in examples/config.yml): mail that came through the relay. */
@@ -53,4 +61,20 @@ export interface RelayDeliveryLine {
   readonly relay: string;
   readonly recipients: readonly { readonly domain: string; readonly onion?: string; readonly outcome: string; readonly reply: string; readonly tor?: string }[];
   readonly delivered?: number;
+}
+
+/** The daemon's memory from /proc/<pid>/status (the `daemonMemory` RPC), in bytes. */
+export interface DaemonMemory {
+  readonly rss: number;
+  /** Peak RSS since the last `resetDaemonPeak`. */
+  readonly hwm: number;
+}
+
+/** What the `smtpLarge` RPC did: the final reply, and what the onion sink received for it. */
+export interface LargeMessageResult {
+  readonly data: { readonly code: number; readonly raw: string };
+  /** Octets the sink received (the MTA's own headers included). */
+  readonly size: number;
+  /** The body arrived as generated, byte for byte (compared by SHA-256 of the received tail). */
+  readonly bodyIntact: boolean;
 }

@@ -8,16 +8,19 @@
 //   address, the rest forwarded to the DNS server; it records every question (an MTA that hands
 //   onion mail to the relay never asks about an onion);
 // - the fake Tor SocksPort (fake-tor.ts), which connects the onion to the onion's SMTP sink and
-//   answers Tor's F2 and F6 for the onions of TOR_F2_DOMAIN and TOR_F6_DOMAIN;
+//   answers Tor's F2, F4, F6 and F7 for the onions of TOR_F2_DOMAIN ... TOR_F7_DOMAIN; it can be
+//   stopped and started again on its port (`stopTor`, `startTor`);
 // - two SMTP sinks: the onion's (550 for UNKNOWN_USER, 451 once for TEMPFAIL_ONCE, no answer to
-//   the final dot for HANG_AFTER_DATA, which the relay gives up on after data_done), and the
+//   the final dot for HANG_AFTER_DATA, which the relay gives up on after data_done, nor to the
+//   first one for HANG_ONCE), and the
 //   clearnet MX (127.0.0.2:25, forwarded to a sink);
 // - `onionmx-milter serve` from examples/config.yml with the settings both labs use plus the MTA's:
 //   its relay's LMTP listener on a unix socket (the MTA's way to the onions), a pin map routing
 //   PINNED_DOMAIN (emptied by the `unpin` RPC with a SIGHUP);
 // - the MTA, started by the lab's `startMta`, whose RPC methods are added to (and may replace)
 //   the shared ones below.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,13 +28,14 @@ import { serveRpc, type RpcHandler } from './netns-worker.ts';
 import { freePort } from './ports.ts';
 import { startDnsServer, type Behaviour, type DnsTestServer, type FixtureRecord } from './dns-server.ts';
 import { startTorDns, type TorDns } from './exim-tor-dns.ts';
-import { startFakeTor, type FakeTor } from './fake-tor.ts';
+import { startFakeTor, type FakeTor, type FakeTorOptions } from './fake-tor.ts';
 import { startSink, type Sink, type SinkMessage } from './smtp-sink.ts';
 import { dataSection, openSmtp, sendSmtp, type Envelope, type SmtpReply, type TransactionResult } from './smtp-client.ts';
 import { exampleConfig, startDaemon, type ConfigOverrides, type DaemonProcess, type LogLine } from './e2e-daemon.ts';
 import {
   CLEARNET_DOMAIN,
   HANG_AFTER_DATA,
+  HANG_ONCE,
   LAB_DATA_DONE_TIMEOUT,
   ONION,
   ONION_DOMAIN,
@@ -39,10 +43,16 @@ import {
   TEMPFAIL_ONCE,
   TOR_F2_DOMAIN,
   TOR_F2_ONION,
+  TOR_F4_DOMAIN,
+  TOR_F4_ONION,
   TOR_F6_DOMAIN,
   TOR_F6_ONION,
+  TOR_F7_DOMAIN,
+  TOR_F7_ONION,
   UNKNOWN_USER,
   VIRTUAL_FIRST_ADDRESS,
+  type DaemonMemory,
+  type LargeMessageResult,
   type SocksSeen,
 } from './mta-lab-fixtures.ts';
 
@@ -113,6 +123,8 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
           { name: `mx.${CLEARNET_DOMAIN}`, type: 'A', ttl: 300, data: CLEARNET_MX_ADDRESS },
           { name: `_onion-mx._tcp.${TOR_F2_DOMAIN}`, type: 'SRV', ttl: 300, data: { priority: 0, weight: 0, port: 25, target: TOR_F2_ONION } },
           { name: `_onion-mx._tcp.${TOR_F6_DOMAIN}`, type: 'SRV', ttl: 300, data: { priority: 0, weight: 0, port: 25, target: TOR_F6_ONION } },
+          { name: `_onion-mx._tcp.${TOR_F4_DOMAIN}`, type: 'SRV', ttl: 300, data: { priority: 0, weight: 0, port: 25, target: TOR_F4_ONION } },
+          { name: `_onion-mx._tcp.${TOR_F7_DOMAIN}`, type: 'SRV', ttl: 300, data: { priority: 0, weight: 0, port: 25, target: TOR_F7_ONION } },
           // Were the relay to fail open once the pin is gone, this MX would take the mail.
           { name: PINNED_DOMAIN, type: 'MX', ttl: 300, data: { preference: 10, exchange: `mx.${CLEARNET_DOMAIN}` } },
           ...(spec.records ?? []),
@@ -123,6 +135,7 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
   });
   cleanups.push(() => dns.close());
   const tempfailed = new Set<string>();
+  const hungOnce = new Set<string>();
   const onionSink = await startSink({
     // What a Postfix on the far side offers: the relay passes DSN parameters only to a server that has DSN.
     capabilities: { pipelining: true, eightBitMime: true, smtpUtf8: true, dsn: true, enhancedStatusCodes: true },
@@ -130,6 +143,10 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
     dataEndReply: (m) => {
       const subject = /^Subject: (.*)$/m.exec(m.data)?.[1] ?? '';
       if (subject.includes(HANG_AFTER_DATA)) return { hang: true };
+      if (subject.includes(HANG_ONCE) && !hungOnce.has(subject)) {
+        hungOnce.add(subject);
+        return { hang: true };
+      }
       if (!subject.includes(TEMPFAIL_ONCE) || tempfailed.has(subject)) return undefined;
       tempfailed.add(subject);
       return '451 4.3.0 Try again later';
@@ -142,11 +159,18 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
   cleanups.push(() => new Promise<void>((r) => mx.close(() => { r(); })));
 
   const onionRoute = { host: '127.0.0.1', port: onionSink.port };
-  const tor = await startFakeTor({
+  const torOptions: FakeTorOptions = {
     routes: { [`${ONION}:25`]: onionRoute },
-    replies: { [TOR_F2_ONION]: { kind: 'fail', rep: 0xf2 }, [TOR_F6_ONION]: { kind: 'fail', rep: 0xf6 } },
-  });
-  cleanups.push(() => tor.close());
+    replies: {
+      [TOR_F2_ONION]: { kind: 'fail', rep: 0xf2 },
+      [TOR_F4_ONION]: { kind: 'fail', rep: 0xf4 },
+      [TOR_F6_ONION]: { kind: 'fail', rep: 0xf6 },
+      [TOR_F7_ONION]: { kind: 'fail', rep: 0xf7 },
+    },
+  };
+  let tor = await startFakeTor(torOptions);
+  let torRunning = true;
+  cleanups.push(() => (torRunning ? tor.close() : undefined));
   const resolver = await startTorDns({ address: '127.0.0.1', port: 53, upstream: { address: '127.0.0.1', port: dns.port }, firstAddress: VIRTUAL_FIRST_ADDRESS });
   cleanups.push(() => resolver.close());
   const relaySocket = join(dir, 'relay.sock');
@@ -236,8 +260,35 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
       upstreamDnsQueries: (): string[] => dns.queries.map((q) => `${q.name.toLowerCase()} ${q.type}`),
       socksRequests: (): SocksSeen[] => tor.requests.map((r) => ({ command: r.command, atyp: r.atyp, destination: r.destination, rep: r.rep, username: r.username })),
       daemonLog: () => daemon.lines,
+      /** Resolves once the onion sink holds back its reply to the final dot of the HANG_ONCE message `subject`. */
+      waitForHeldFinalDot: (subject: string): Promise<void> => onionSink.waitUntil(() => hungOnce.has(subject)),
+      /** Closes the fake Tor's listener and every stream through it (Tor stopped). */
+      stopTor: async (): Promise<void> => {
+        torRunning = false;
+        await tor.close();
+      },
+      /** The fake Tor back on its old port, with its old routes and failures. */
+      startTor: async (): Promise<void> => {
+        tor = await startFakeTor({ ...torOptions, port: tor.port });
+        torRunning = true;
+      },
+      /** The daemon's RSS and its peak since resetDaemonPeak, from /proc. */
+      daemonMemory: (): DaemonMemory => {
+        const status = readFileSync(`/proc/${String(daemon.child.pid)}/status`, 'utf8');
+        const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+        return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+      },
+      /** Writing 5 to clear_refs resets VmHWM to the current RSS. */
+      resetDaemonPeak: (): void => {
+        writeFileSync(`/proc/${String(daemon.child.pid)}/clear_refs`, '5');
+      },
+      smtpLarge: (from: string, to: string[], subject: string, megabytes: number): Promise<LargeMessageResult> => sendLarge(mta.port, onionSink, { from, to, subject, megabytes }),
       stopDaemon: async (): Promise<void> => {
         await daemon.stop();
+      },
+      /** SIGKILL: the daemon gets no chance to close anything (a crash). */
+      killDaemon: async (): Promise<void> => {
+        await daemon.kill();
       },
       startDaemon: async (): Promise<void> => {
         daemon = await startDaemon(configPath);
@@ -246,6 +297,49 @@ async function startLab(spec: MtaLabSpec): Promise<void> {
     },
     cleanups,
   );
+}
+
+const LARGE_LINE = `${'0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.repeat(2).slice(0, 76)}\r\n`;
+/** LARGE_LINE 1024 times (78 KB): the generator's unit. */
+const LARGE_BLOCK = LARGE_LINE.repeat(1024);
+
+/**
+ * One SMTP transaction with a generated message of at least `megabytes` MB, streamed block by block
+ * (never held whole here); then waits for the onion sink to have it and compares the received
+ * body with what was generated by SHA-256.
+ */
+async function sendLarge(port: number, sink: Sink, spec: { from: string; to: readonly string[]; subject: string; megabytes: number }): Promise<LargeMessageResult> {
+  const blocks = Math.ceil((spec.megabytes * 1024 * 1024) / LARGE_BLOCK.length);
+  const bodyHash = createHash('sha256');
+  function* dataSectionOf(): Generator<string> {
+    yield `Subject: ${spec.subject}\r\nMessage-ID: <large-${String(blocks)}@client.test>\r\n\r\n`;
+    for (let i = 0; i < blocks; i++) {
+      bodyHash.update(LARGE_BLOCK);
+      yield LARGE_BLOCK;
+    }
+    yield '.\r\n';
+  }
+  const session = await openSmtp(port);
+  try {
+    await session.ehlo();
+    const refused = (r: SmtpReply): LargeMessageResult => ({ data: { code: r.code, raw: r.raw }, size: 0, bodyIntact: false });
+    const mail = await session.command(`MAIL FROM:<${spec.from}>`);
+    if (mail.code !== 250) return refused(mail);
+    for (const address of spec.to) {
+      const rcpt = await session.command(`RCPT TO:<${address}>`);
+      if (rcpt.code !== 250) return refused(rcpt);
+    }
+    const go = await session.command('DATA');
+    if (go.code !== 354) return refused(go);
+    const data = await session.streamData(dataSectionOf());
+    if (data.code !== 250) return refused(data);
+    const m = await sink.waitForMessage((x) => x.data.startsWith(`Subject: ${spec.subject}\r\n`) || x.data.includes(`\r\nSubject: ${spec.subject}\r\n`), 120_000);
+    const bodyLength = blocks * LARGE_BLOCK.length;
+    const tail = createHash('sha256').update(m.bytes.subarray(m.bytes.length - bodyLength)).digest('hex');
+    return { data: { code: data.code, raw: data.raw }, size: m.size, bodyIntact: tail === bodyHash.digest('hex') };
+  } finally {
+    await session.quit().catch(() => undefined);
+  }
 }
 
 /** A plain TCP relay (the clearnet MX), half-close passed through as a real TCP path does. */

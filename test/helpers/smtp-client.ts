@@ -1,5 +1,6 @@
 // A tiny lock-step SMTP client for tests: one command, one reply, every reply kept, so a test
 // can assert the answer to each RCPT on its own. No TLS, no AUTH, no pipelining.
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 
 export interface SmtpReply {
@@ -34,6 +35,12 @@ export interface SmtpSession {
   /** Sends one command line and returns its reply. */
   command(line: string): Promise<SmtpReply>;
   ehlo(name?: string): Promise<SmtpReply>;
+  /**
+   * After DATA's 354: writes the data section (dot-stuffed, ending with the `.` line) chunk by
+   * chunk, each once the socket drained, so a large message is never held whole; returns the
+   * reply to the final dot.
+   */
+  streamData(chunks: Iterable<string>): Promise<SmtpReply>;
   /** MAIL, every RCPT, then DATA + message if any RCPT got 2xx, else RSET. */
   send(envelope: Envelope): Promise<TransactionResult>;
   quit(): Promise<void>;
@@ -70,6 +77,10 @@ export async function openSmtp(port: number, host = '127.0.0.1', timeoutMs = DEF
     greeting,
     command,
     ehlo: (name = 'client.test') => expect(`EHLO ${name}`, 2),
+    async streamData(chunks) {
+      for (const chunk of chunks) if (!socket.write(chunk)) await once(socket, 'drain');
+      return reader.next();
+    },
     async send(envelope) {
       const mail = await command(`MAIL FROM:<${envelope.from}>`);
       if (mail.code !== 250) throw new Error(`SMTP :${port}: MAIL FROM -> ${mail.raw}`);

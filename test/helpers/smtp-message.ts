@@ -12,6 +12,29 @@ export function buildMessage(headers: readonly (readonly [string, string])[], bo
   return `${head}\r\n${body.replace(/\r?\n/g, '\r\n')}`;
 }
 
+/**
+ * An 8-bit UTF-8 message (RFC 6532: UTF-8 in the From and To fields too) with a body line that
+ * starts with a dot, a lone NBSP and a lone é: what an SMTPUTF8 proof sends and expects byte for byte.
+ */
+export function utf8Message(from: string, to: string, subject: string, messageId: string): string {
+  return [
+    `From: ${from}`,
+    `To: ${to}`,
+    'Date: Fri, 04 Dec 2026 01:00:00 +0000',
+    `Message-ID: <${messageId}>`,
+    `Subject: ${subject}`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Grüße, ½ € ✓ — 日本語',
+    '.a line that starts with a dot',
+    '\u00a0',
+    'é',
+    '',
+  ].join('\r\n');
+}
+
 /** The header section of a message, unfolded, in order. */
 export function headerFields(message: string): HeaderField[] {
   const end = message.search(/\r?\n\r?\n/);

@@ -24,7 +24,7 @@ import { needPrograms, needRoot } from '../helpers/system.ts';
 import { sinkNexthop, type PostfixInstance } from '../helpers/postfix.ts';
 import { startSink, type Sink, type SinkMessage, type SinkReply } from '../helpers/smtp-sink.ts';
 import { dataSection, openSmtp, sendSmtp, type TransactionResult } from '../helpers/smtp-client.ts';
-import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
+import { buildMessage, headerValues, utf8Message } from '../helpers/smtp-message.ts';
 import { startFakeTor, type FakeTor, type FakeTorOptions } from '../helpers/fake-tor.ts';
 import { tempDirUntilEnd } from '../helpers/process-end.ts';
 import { EXAMPLES_POSTFIX, queueIdOf, startOnionPostfix, type OnionPostfix } from '../helpers/e2e-postfix.ts';
@@ -294,22 +294,7 @@ describe('Postfix delivers onion mail through the relay (real Postfix, the daemo
   it('8. an 8-bit SMTPUTF8 message with DSN parameters reaches the onion byte for byte, parameters passed on', async () => {
     const s = subject('utf8');
     const rcpt = `zoë@${DOMAIN}`;
-    const message = [
-      'From: jörg@example.org',
-      `To: ${rcpt}`,
-      'Date: Fri, 04 Dec 2026 01:00:00 +0000',
-      'Message-ID: <utf8-test@example.org>',
-      `Subject: ${s}`,
-      'MIME-Version: 1.0',
-      'Content-Type: text/plain; charset=utf-8',
-      'Content-Transfer-Encoding: 8bit',
-      '',
-      'Grüße, ½ € ✓ — 日本語',
-      '.a line that starts with a dot',
-      '\u00a0',
-      'é',
-      '',
-    ].join('\r\n');
+    const message = utf8Message('jörg@example.org', rcpt, s, 'utf8-test@example.org');
     const session = await openSmtp(pf.smtpPort);
     try {
       await session.ehlo();

@@ -7,7 +7,12 @@
 // - the onion's 550 for one of two recipients bounces that one (a DSN to the sender) and delivers
 //   the other once; its 451 after the data defers the message, and a queue run delivers it once;
 // - an onion that never answers the final dot is given up on by the relay: 451 4.4.2, deferred;
-// - Tor's F2 defers the recipient with Tor's reason in the queue's status, F6 bounces it 5.1.2;
+// - Tor's F2, F4 and F7 defer the recipient with Tor's reason in the queue's status, F6 bounces it 5.1.2;
+// - the relay stopped, or the Tor stand-in stopped, while the onion owes its answer to the final
+//   dot: the message stays queued and is delivered once after the restart;
+// - SMTPUTF8 is where this Sendmail stops: Debian's sendmail-bin is built without USE_EAI, so it
+//   never offers SMTPUTF8 and refuses the parameter (8-bit mail with DSN parameters goes through);
+// - a 50 MB message is streamed through the relay, whose peak RSS grows by less than 20 MB;
 // - a recipient whose route vanished between RCPT and delivery (SIGHUP removing the pin) is
 //   deferred by the relay (451 4.4.4), and nothing reaches the clearnet;
 // - a queued message waits while the daemon (map and relay) is down, delivered once after its restart;
@@ -33,6 +38,7 @@ import {
   CLEARNET_DOMAIN,
   EXPECTED_HEADER,
   HANG_AFTER_DATA,
+  HANG_ONCE,
   LAB_NETNS,
   ONION_DOMAIN,
   PINNED_DOMAIN,
@@ -40,7 +46,9 @@ import {
   ROUTE_HEADER as HEADER,
   TEMPFAIL_ONCE,
   TOR_F2_DOMAIN,
+  TOR_F4_DOMAIN,
   TOR_F6_DOMAIN,
+  TOR_F7_DOMAIN,
   UNKNOWN_USER,
   type RelayDeliveryLine,
   type SocksSeen,
@@ -49,13 +57,15 @@ import type { SinkMessage } from '../helpers/smtp-sink.ts';
 import { dataSection, type SmtpReply, type TransactionResult } from '../helpers/smtp-client.ts';
 import type { RunResult } from '../helpers/sendmail.ts';
 import { buildMessage, headerValues } from '../helpers/smtp-message.ts';
-import { literal, relayConnect, sendMixedMessage } from '../helpers/mta-lab-checks.ts';
+import { literal, relayConnect, relayGrowthStreaming, sendMixedMessage } from '../helpers/mta-lab-checks.ts';
 
 const skip = needRoot() || needPrograms('ip', 'unshare', 'mount', 'apt-get', 'dpkg-deb', 'm4') || needSetup('Sendmail (unpacked sendmail-bin, sendmail-cf)', () => void sendmailInstall());
 
 const FORGED = 'onionrelay:[forgedforgedforgedforgedforgedforgedforgedforgedforgedfo.onion]:25';
 
-describe('real Sendmail routing onion mail through the milter and the socket map', { skip, timeout: 120_000 }, () => {
+const MB = 1024 * 1024;
+
+describe('real Sendmail routing onion mail through the milter and the socket map', { skip, timeout: 300_000 }, () => {
   let lab: NetnsWorker;
 
   before(async () => {
@@ -88,6 +98,8 @@ describe('real Sendmail routing onion mail through the milter and the socket map
   const entryOf = (listing: string, address: string): string => listing.split(/\n(?=\S)/).find((e) => e.includes(address)) ?? '';
   const send = (from: string, to: string[], subject: string): Promise<TransactionResult> =>
     lab.call<TransactionResult>('smtp', { from, to, message: buildMessage([['Subject', subject]]) });
+  /** The queue file of the entry that names `address`, from a listing. */
+  const queueFileOf = (listing: string, address: string): Promise<string> => lab.call<string>('queueFile', entryOf(listing, address).split(/\s/)[0] ?? '');
   /** The DSN about the message `subject` (its sender is a clearnet address, so it lands on the clearnet sink). */
   const bounceOf = async (subject: string): Promise<SinkMessage> => {
     const dsn = await waitFor('clearnet', subject);
@@ -192,6 +204,82 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     const qid = entryOf(listing, `dora@${TOR_F2_DOMAIN}`).split(/\s/)[0] ?? '';
     const qf = await lab.call<string>('queueFile', qid);
     assert.match(qf, /^MDeferred: 451 4\.4\.1 .*introduction.*\[Tor code F2\]$/im, qf);
+  });
+
+  it("defers recipients on Tor's F4 and F7 with Tor's reason in the queue", async () => {
+    const expected = [
+      [TOR_F4_DOMAIN, 'F4', '451 4.3.5', /^MDeferred: 451 4\.3\.5 .*ClientOnionAuthDir.*\[Tor code F4\]$/im],
+      [TOR_F7_DOMAIN, 'F7', '451 4.4.1', /^MDeferred: 451 4\.4\.1 .*\[Tor code F7\]$/im],
+    ] as const;
+    for (const [domain, code, reply, reason] of expected) {
+      const since = await mark();
+      const result = await send('alice@sender.example', [`fred@${domain}`], `sendmail tor ${code}`);
+      assert.equal(result.data?.code, 250, JSON.stringify(result));
+      const line = await relayLine(domain, since, 'deferred');
+      assert.deepEqual(line.recipients.map((r) => [r.outcome, r.reply, r.tor]), [['deferred', reply, code]]);
+      const listing = await queueWith(deferredAs(`fred@${domain}`, reply));
+      assert.match(await queueFileOf(listing, `fred@${domain}`), reason);
+    }
+  });
+
+  for (const [how, stopRpc, local] of [['stopped (SIGTERM)', 'stopDaemon', 'hedy'], ['killed (SIGKILL)', 'killDaemon', 'kira']] as const) {
+    it(`keeps the message queued when the relay is ${how} while the onion owes its final reply, and delivers it once after the restart on its old socket`, async () => {
+      const subject = `sendmail relay ${how} ${HANG_ONCE}`;
+      const rcpt = `${local}@${ONION_DOMAIN}`;
+      const result = await send('alice@sender.example', [rcpt], subject);
+      assert.equal(result.data?.code, 250, JSON.stringify(result));
+      await lab.call('waitForHeldFinalDot', subject);
+      await lab.call(stopRpc);
+      try {
+        // Sendmail's LMTP client lost the connection while waiting for the replies to the final dot.
+        await queueWith(`<${literal(rcpt)}>\\s*\\(reply: read error from localhost\\)`);
+        assert.deepEqual(await delivered('onion', subject), []);
+      } finally {
+        await lab.call('startDaemon');
+      }
+      const up = await lab.call<RunResult>('mta', [`-qR${local}@`]);
+      assert.equal(up.code, 0, JSON.stringify(up));
+      await waitFor('onion', subject);
+      await queueWith('', [`${local}@`]);
+      assert.deepEqual((await delivered('onion', subject)).map((m) => m.to), [[rcpt]], 'delivered once');
+    });
+  }
+
+  it('keeps the message queued when Tor stops while the onion owes its final reply ("Tor not running" while down), and delivers it once when Tor is back', async () => {
+    const subject = `sendmail tor stopped ${HANG_ONCE}`;
+    const rcpt = `iris@${ONION_DOMAIN}`;
+    const since = await mark();
+    const result = await send('alice@sender.example', [rcpt], subject);
+    assert.equal(result.data?.code, 250, JSON.stringify(result));
+    await lab.call('waitForHeldFinalDot', subject);
+    await lab.call('stopTor');
+    try {
+      const lost = await relayLine(ONION_DOMAIN, since, 'deferred');
+      assert.match(lost.recipients.map((r) => r.reply).join(), /^451 4\.4\.2/);
+      await queueWith(deferredAs(rcpt, '451 4.4.2'));
+      const retrySince = await mark();
+      const down = await lab.call<RunResult>('mta', ['-qRiris@']);
+      assert.equal(down.code, 0, JSON.stringify(down));
+      await relayLine(ONION_DOMAIN, retrySince, 'deferred');
+      const listing = await queueWith(deferredAs(rcpt, '451 4.4.1'));
+      assert.match(await queueFileOf(listing, rcpt), /^MDeferred: 451 4\.4\.1 .*Tor not running/im);
+      assert.deepEqual(await delivered('onion', subject), []);
+    } finally {
+      await lab.call('startTor');
+    }
+    const up = await lab.call<RunResult>('mta', ['-qRiris@']);
+    assert.equal(up.code, 0, JSON.stringify(up));
+    await waitFor('onion', subject);
+    await queueWith('', ['iris@']);
+    assert.deepEqual((await delivered('onion', subject)).map((m) => m.to), [[rcpt]], 'delivered once');
+  });
+
+  it('offers no SMTPUTF8 (this Sendmail is built without USE_EAI) and refuses the parameter, so no UTF-8 envelope reaches the relay', async () => {
+    const replies = await lab.call<SmtpReply[]>('smtpDialog', ['EHLO client.test', `MAIL FROM:<jörg@sender.example> SMTPUTF8 BODY=8BITMIME`]);
+    assert.equal(replies[0]?.code, 250, replies[0]?.raw);
+    assert.ok(replies[0]?.lines.includes('8BITMIME') && replies[0].lines.includes('DSN'), replies[0]?.raw);
+    assert.ok(!replies[0].lines.includes('SMTPUTF8'), replies[0].raw);
+    assert.match(replies[1]?.raw ?? '', /^5\d\d /, replies[1]?.raw);
   });
 
   it("bounces a recipient on Tor's F6 with 5.1.2", async () => {
@@ -369,6 +457,18 @@ describe('real Sendmail routing onion mail through the milter and the socket map
     const late = await waitFor('onion', 'sendmail local while down');
     assert.deepEqual(late.to, [`ivan@${ONION_DOMAIN}`]);
     assert.equal(late.helo, RELAY_HELO);
+  });
+
+  // Near the end: the sink keeps these messages, and `messages` would carry them over the RPC.
+  it('streams a 50 MB message through the relay, whose peak RSS grows by less than 20 MB', async (t) => {
+    const deliveredTo = (local: string) => () => queueWith('', [`${local}@`]);
+    // A daemon's first large message lifts its RSS once (V8 growing its young generation to the
+    // most its flags allow, 16 MiB semi-spaces by default): measured too, asserted on the next.
+    const cold = await relayGrowthStreaming(lab, `lara@${ONION_DOMAIN}`, 'sendmail first 50 MB', 50, deliveredTo('lara'));
+    t.diagnostic(`first large message: ${cold.figure}`);
+    const { growth, figure } = await relayGrowthStreaming(lab, `lena@${ONION_DOMAIN}`, 'sendmail 50 MB', 50, deliveredTo('lena'));
+    t.diagnostic(figure);
+    assert.ok(growth < 20 * MB, figure);
   });
 
   it('never asked DNS about a .onion name', async () => {

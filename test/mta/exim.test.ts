@@ -347,11 +347,9 @@ describe('real Exim routing onion mail per recipient', { skip, timeout: 300_000 
   // Near the end: the sink keeps these messages, and `messages` would carry them over the RPC.
   it('streams a 50 MB message through the relay, whose peak RSS grows by less than 20 MB', async (t) => {
     const deliveredTo = (local: string, since: number) => () => logLine(viaRelay('=>', `${local}@${ONION_DOMAIN}`), since);
-    // A daemon's first large message lifts its RSS once (V8 growing its young generation to the
-    // most its flags allow, 16 MiB semi-spaces by default): measured too, asserted on the next.
-    const cold = await relayGrowthStreaming(lab, `lara@${ONION_DOMAIN}`, 'exim first 50 MB', 50, deliveredTo('lara', await logMark()));
-    t.diagnostic(`first large message: ${cold.figure}`);
-    const { growth, figure } = await relayGrowthStreaming(lab, `lena@${ONION_DOMAIN}`, 'exim 50 MB', 50, deliveredTo('lena', await logMark()));
+    // The daemon's first large message, run as the unit runs it (its node flags bound V8's young
+    // generation; under plain node this first message alone grows it by 21-26 MB).
+    const { growth, figure } = await relayGrowthStreaming(lab, `lara@${ONION_DOMAIN}`, 'exim 50 MB', 50, deliveredTo('lara', await logMark()));
     t.diagnostic(figure);
     assert.ok(growth < 20 * MB, figure);
   });

@@ -47,7 +47,7 @@ export class Daemon {
   readonly #lookupServers: LookupServer[] = [];
   #listeners: DaemonListeners | undefined;
   /** Counters live across reloads; exported only when metrics.listen is set. */
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   #metricsServer: MetricsServer | undefined;
   #health: HealthChecker | undefined;
   #relay: RelayService | undefined;
@@ -57,6 +57,8 @@ export class Daemon {
   constructor(config: Config, log: Logger, options: DaemonOptions = {}) {
     this.#config = config;
     this.#log = log;
+    // prom-client's process metrics sample the event loop every 10 ms: only worth it when someone can read them.
+    this.metrics = new Metrics({ processMetrics: config.metrics.listen !== undefined });
     this.#socketDefaults = options.socketDefaults;
   }
 

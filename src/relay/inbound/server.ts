@@ -12,6 +12,7 @@ import { answers } from './answers.ts';
 import type { DeliveryReport, RelayListenerKind } from './delivery.ts';
 import { encodeReply } from './reply.ts';
 import { RelaySession, type RelaySettings, type SessionTransport } from './session.ts';
+import { CoalescingWriter } from '../coalesce.ts';
 
 /** socketOwner, socketGroup, socketMode: who may connect to its unix sockets. */
 export interface RelayServerOptions extends SocketAccess {
@@ -121,10 +122,12 @@ class RelayConnection implements Drainable {
 
   constructor(socket: Socket, o: { readonly kind: RelayListenerKind; readonly settings: () => RelaySettings; readonly log: Logger; readonly idleTimeoutMs: number; readonly onDelivery?: (r: DeliveryReport) => void }) {
     this.#socket = socket;
+    // Replies that become ready in one turn (the final replies of one LMTP dot, say) go out together.
+    const out = new CoalescingWriter(socket);
     const transport: SessionTransport = {
       write: (text) => {
         if (socket.destroyed) return;
-        if (!socket.write(text) && !this.#writeBlocked) {
+        if (!out.write(text) && !this.#writeBlocked) {
           // The MTA does not read its replies: stop reading its commands until it does.
           this.#writeBlocked = true;
           this.#flow();

@@ -36,6 +36,9 @@ export interface RelayServer {
   readonly connectionCount: number;
 }
 
+/** How long the last replies of an abandoned connection may take to leave before the socket is destroyed. */
+const ABANDON_FLUSH_MS = 1000;
+
 const PROCESS_TAG = randomBytes(2).toString('hex');
 
 export function createRelayServer(options: RelayServerOptions): RelayServer {
@@ -171,9 +174,10 @@ class RelayConnection implements Drainable {
     this.#session.drain();
   }
 
+  /** The grace is over: what is still owed gets a temporary reply, then the socket closes (destroyed if that takes too long). */
   destroy(): void {
-    this.#session.lost();
-    this.#socket.destroy();
+    this.#session.abandon();
+    if (!this.#socket.destroyed) setTimeout(() => this.#socket.destroy(), ABANDON_FLUSH_MS).unref();
   }
 
   #flow(): void {

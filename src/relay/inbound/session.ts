@@ -71,6 +71,8 @@ type PauseReason = 'upstream' | 'replies' | 'held';
 interface Slot {
   replies: readonly SmtpReply[] | undefined;
   readonly after: (() => void) | undefined;
+  /** How many replies the slot stands for while it is still waiting (the recipients of an LMTP dot). */
+  readonly owed: number;
 }
 
 export class RelaySession {
@@ -150,6 +152,25 @@ export class RelaySession {
   /** The connection is gone (error, reset, destroyed): nothing more can be said to the MTA. */
   lost(): void {
     this.#closeAll('lost');
+  }
+
+  /**
+   * The shutdown grace is over: every reply still owed is answered 451 4.3.2, then 421 and the
+   * connection closes. An onion may still accept a message whose final reply is answered so: the
+   * MTA retries it, a duplicate SMTP allows (RFC 5321 §6.1), as it would after the connection was
+   * simply lost, but with a reply that says why. Inside DATA the MTA is not reading replies: the
+   * connection is only closed, and without its dot no onion delivers the message.
+   */
+  abandon(): void {
+    if (this.#phase === 'closed') return;
+    if (this.#phase !== 'data') {
+      let text = '';
+      for (const slot of this.#slots) {
+        for (const r of slot.replies ?? Array.from({ length: slot.owed }, () => answers.abandoned)) text += encodeReply(r);
+      }
+      this.#o.transport.write(text + encodeReply(answers.shuttingDown(this.#settings.heloName)));
+    }
+    this.#closeAll('shutdown');
   }
 
   /** Shutting down: finish the transaction in progress, then say 421 and close. */
@@ -378,7 +399,7 @@ export class RelaySession {
     this.#notDrained.clear();
     this.#paused.delete('upstream');
     this.#detach(tx);
-    this.#enqueue(this.#finishData(tx, live, scanner));
+    this.#enqueue(this.#finishData(tx, live, scanner), undefined, this.#kind === 'smtp' ? 1 : tx.accepted().length);
     this.#reader.push(result.rest);
     this.#readCommands();
   }
@@ -498,8 +519,8 @@ export class RelaySession {
     }
   }
 
-  #enqueue(reply: SmtpReply | Promise<SmtpReply | readonly SmtpReply[]>, after?: () => void): void {
-    const slot: Slot = { replies: undefined, after };
+  #enqueue(reply: SmtpReply | Promise<SmtpReply | readonly SmtpReply[]>, after?: () => void, owed = 1): void {
+    const slot: Slot = { replies: undefined, after, owed };
     this.#slots.push(slot);
     if (!(reply instanceof Promise)) {
       slot.replies = [reply];

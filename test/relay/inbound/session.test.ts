@@ -369,6 +369,46 @@ describe('relay session: bad input and limits', () => {
     assert.equal(codeOf(idle.transport.replies.at(-1) ?? OK), '421 4.3.2');
   });
 
+  it('when the grace runs out, answers every reply still owed 451 4.3.2, then 421 4.3.2, and closes', async () => {
+    // After the dot: one onion answered, the other not yet; LMTP owes a reply per recipient.
+    const hang = gate<SmtpReply>();
+    const up = new FakeUpstreams({ [A]: { end: () => hang.promise } });
+    const h = startSession({ upstreams: up });
+    h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@one.example>', 'RCPT TO:<b@two.example>', 'DATA'));
+    await h.replies(5);
+    h.send(MESSAGE);
+    await up.waitFor(() => up.ops('end').length === 2);
+    h.session.drain();
+    h.session.abandon();
+    await h.done();
+    assert.deepEqual(h.transport.replies.slice(6).map(codeOf), ['451 4.3.2', '451 4.3.2', '421 4.3.2']);
+    assert.ok(h.transport.closed);
+    // A reply arriving afterwards changes nothing on the closed connection.
+    hang.open(OK);
+    await up.waitFor(() => up.ops('release').length === 2);
+    assert.equal(h.transport.replies.length, 9);
+
+    // Before the dot: a reply that is ready goes out as it is, the RCPT still waiting on its onion gets 451.
+    const slow = gate<SmtpReply>();
+    const envelope = startSession({ upstreams: new FakeUpstreams({ [A]: { rcpt: () => slow.promise } }) });
+    envelope.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@one.example>', 'DATA'));
+    await envelope.replies(2);
+    envelope.session.abandon();
+    await envelope.done();
+    assert.deepEqual(envelope.transport.replies.slice(1).map(codeOf), ['250', '250 2.1.0', '451 4.3.2', '451 4.3.2', '421 4.3.2']);
+
+    // Inside DATA the MTA is not reading replies: closed without one, the upstream aborted (no dot).
+    const inData = new FakeUpstreams();
+    const streaming = startSession({ upstreams: inData });
+    streaming.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@one.example>', 'DATA', 'Subject: cut'));
+    await streaming.replies(4);
+    streaming.session.abandon();
+    await streaming.done();
+    assert.equal(streaming.transport.replies.length, 5);
+    assert.deepEqual(inData.transactions.map((t) => t.state), ['aborted']);
+    assert.equal(inData.ops('end').length, 0);
+  });
+
   it('lets an RCPT pipelined before RSET get its true answer, then releases', async () => {
     const resolver = standardResolver();
     const up = new FakeUpstreams();

@@ -149,13 +149,16 @@ describe('relay session: LMTP', () => {
     assert.deepEqual(h.reports[0]?.recipients.map((x) => [x.torCode, x.outcome]), [['F2', 'deferred'], ['F6', 'bounced']]);
   });
 
-  it('answers every RCPT to a destination whose MAIL was refused with that refusal', async () => {
-    const up = new FakeUpstreams({ [A]: { mail: () => reply(553, '5.6.7 SMTPUTF8 not supported') } });
-    const h = startSession({ upstreams: up });
-    h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org> SMTPUTF8', 'RCPT TO:<a@one.example>', 'RCPT TO:<b@one.example>', 'RSET'));
-    assert.deepEqual(await h.codes(5), ['250', '250 2.1.0', '553 5.6.7', '553 5.6.7', '250 2.0.0']);
-    assert.equal(up.ops('rcpt').length, 0);
-    await up.waitFor(() => up.ops('release').length === 1);
+  it('answers every RCPT to a destination whose MAIL was refused with that refusal, RCPTs pipelined behind MAIL only with PIPELINING', async () => {
+    for (const pipelining of [true, false]) {
+      const up = new FakeUpstreams({ [A]: { mail: () => reply(553, '5.6.7 SMTPUTF8 not supported'), capabilities: { pipelining } } });
+      const h = startSession({ upstreams: up });
+      h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org> SMTPUTF8', 'RCPT TO:<a@one.example>', 'RCPT TO:<b@one.example>', 'RSET'));
+      assert.deepEqual(await h.codes(5), ['250', '250 2.1.0', '553 5.6.7', '553 5.6.7', '250 2.0.0'], `pipelining ${pipelining}`);
+      // RFC 2920: to a PIPELINING server the RCPTs went out behind MAIL before its reply; otherwise none is sent.
+      assert.equal(up.ops('rcpt').length, pipelining ? 2 : 0);
+      await up.waitFor(() => up.ops('release').length === 1);
+    }
   });
 
   it('passes the envelope parameters on to the upstream half', async () => {

@@ -95,6 +95,8 @@ export class RelaySession {
   #errors = 0;
   #idle: NodeJS.Timeout | undefined;
   #inputEnded = false;
+  /** Inside #readCommands: replies wait for the end of the group. */
+  #reading = false;
   #draining = false;
   #closing = false;
   #finished!: () => void;
@@ -182,11 +184,18 @@ export class RelaySession {
   // ---- commands ---------------------------------------------------------------------------------
 
   #readCommands(): void {
-    while (this.#phase === 'command' && !this.#closing) {
-      const event = this.#reader.next();
-      if (event === undefined) break;
-      this.#onLine(event);
+    // The replies to what was read together are pumped once, after the last command of the group.
+    this.#reading = true;
+    try {
+      while (this.#phase === 'command' && !this.#closing) {
+        const event = this.#reader.next();
+        if (event === undefined) break;
+        this.#onLine(event);
+      }
+    } finally {
+      this.#reading = false;
     }
+    this.#pump();
     if (this.#inputEnded && this.#phase === 'command') this.#endOfInput();
   }
 
@@ -524,7 +533,7 @@ export class RelaySession {
     this.#slots.push(slot);
     if (!(reply instanceof Promise)) {
       slot.replies = [reply];
-      this.#pump();
+      if (!this.#reading) this.#pump();
       return;
     }
     void reply.then(
@@ -542,7 +551,11 @@ export class RelaySession {
   #pump(): void {
     let text = '';
     const afters: (() => void)[] = [];
-    for (let head = this.#slots[0]; head?.replies !== undefined; head = this.#slots[0]) {
+    // Replies ready ahead of one still being worked on wait for it, so that a pipelined group's
+    // replies leave in one write (MAIL's 250 with the onion's RCPT reply). RFC 2920 §3.2 lets a
+    // server buffer replies; every slot fills without more input from the client, so nothing waits on it.
+    const held = this.#slots.some((slot) => slot.replies === undefined);
+    for (let head = this.#slots[0]; !held && head?.replies !== undefined; head = this.#slots[0]) {
       this.#slots.shift();
       for (const r of head.replies) text += encodeReply(r);
       if (head.after !== undefined) afters.push(head.after);

@@ -56,10 +56,10 @@ export class Daemon {
   constructor(config: Config, log: Logger, options: DaemonOptions = {}) {
     this.#config = config;
     this.#log = log;
-    this.#socketDefaults = options.socketDefaults;
-    // Process metrics (event-loop delay histogram, GC observer) cost memory and timers; only a
-    // scraped daemon needs them.
+    // Process metrics (an event-loop delay histogram sampling every 10 ms, a GC observer) cost
+    // memory and wake-ups; only a scraped daemon needs them.
     this.metrics = new Metrics({ processMetrics: config.metrics.listen !== undefined });
+    this.#socketDefaults = options.socketDefaults;
   }
 
   get config(): Config {

@@ -34,6 +34,8 @@ export const answers = {
   timeout: (name: string): SmtpReply => ownReply(421, '4.4.2', `${name} Error: timeout exceeded`),
   shuttingDown: (name: string): SmtpReply => ownReply(421, '4.3.2', `${name} Service shutting down, try again later`),
   tooManyConnections: (name: string): SmtpReply => ownReply(421, '4.3.2', `${name} Too many connections, try again later`),
+  /** A reply still owed when the shutdown grace ran out: the onion may yet have delivered, so the MTA retries. */
+  abandoned: ownReply(451, '4.3.2', "Relay shutting down before the onion's server answered; try again later"),
   /** For the log when the MTA went away: it never saw a reply and will retry. */
   lost: ownReply(451, '4.4.2', 'The MTA closed the connection before the transaction ended'),
   internal: (what: string): SmtpReply => ownReply(451, '4.3.0', `Relay internal error (${what}); try again later`),

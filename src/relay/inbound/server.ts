@@ -12,6 +12,7 @@ import { answers } from './answers.ts';
 import type { DeliveryReport, RelayListenerKind } from './delivery.ts';
 import { encodeReply } from './reply.ts';
 import { RelaySession, type RelaySettings, type SessionTransport } from './session.ts';
+import { CoalescingWriter } from '../coalesce.ts';
 
 /** socketOwner, socketGroup, socketMode: who may connect to its unix sockets. */
 export interface RelayServerOptions extends SocketAccess {
@@ -34,6 +35,9 @@ export interface RelayServer {
   close(graceMs?: number): Promise<void>;
   readonly connectionCount: number;
 }
+
+/** How long the last replies of an abandoned connection may take to leave before the socket is destroyed. */
+const ABANDON_FLUSH_MS = 1000;
 
 const PROCESS_TAG = randomBytes(2).toString('hex');
 
@@ -121,10 +125,12 @@ class RelayConnection implements Drainable {
 
   constructor(socket: Socket, o: { readonly kind: RelayListenerKind; readonly settings: () => RelaySettings; readonly log: Logger; readonly idleTimeoutMs: number; readonly onDelivery?: (r: DeliveryReport) => void }) {
     this.#socket = socket;
+    // Replies that become ready in one turn (the final replies of one LMTP dot, say) go out together.
+    const out = new CoalescingWriter(socket);
     const transport: SessionTransport = {
       write: (text) => {
         if (socket.destroyed) return;
-        if (!socket.write(text) && !this.#writeBlocked) {
+        if (!out.write(text) && !this.#writeBlocked) {
           // The MTA does not read its replies: stop reading its commands until it does.
           this.#writeBlocked = true;
           this.#flow();
@@ -168,9 +174,10 @@ class RelayConnection implements Drainable {
     this.#session.drain();
   }
 
+  /** The grace is over: what is still owed gets a temporary reply, then the socket closes (destroyed if that takes too long). */
   destroy(): void {
-    this.#session.lost();
-    this.#socket.destroy();
+    this.#session.abandon();
+    if (!this.#socket.destroyed) setTimeout(() => this.#socket.destroy(), ABANDON_FLUSH_MS).unref();
   }
 
   #flow(): void {

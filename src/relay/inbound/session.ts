@@ -71,6 +71,8 @@ type PauseReason = 'upstream' | 'replies' | 'held';
 interface Slot {
   replies: readonly SmtpReply[] | undefined;
   readonly after: (() => void) | undefined;
+  /** How many replies the slot stands for while it is still waiting (the recipients of an LMTP dot). */
+  readonly owed: number;
 }
 
 export class RelaySession {
@@ -93,6 +95,8 @@ export class RelaySession {
   #errors = 0;
   #idle: NodeJS.Timeout | undefined;
   #inputEnded = false;
+  /** Inside #readCommands: replies wait for the end of the group. */
+  #reading = false;
   #draining = false;
   #closing = false;
   #finished!: () => void;
@@ -152,6 +156,25 @@ export class RelaySession {
     this.#closeAll('lost');
   }
 
+  /**
+   * The shutdown grace is over: every reply still owed is answered 451 4.3.2, then 421 and the
+   * connection closes. An onion may still accept a message whose final reply is answered so: the
+   * MTA retries it, a duplicate SMTP allows (RFC 5321 §6.1), as it would after the connection was
+   * simply lost, but with a reply that says why. Inside DATA the MTA is not reading replies: the
+   * connection is only closed, and without its dot no onion delivers the message.
+   */
+  abandon(): void {
+    if (this.#phase === 'closed') return;
+    if (this.#phase !== 'data') {
+      let text = '';
+      for (const slot of this.#slots) {
+        for (const r of slot.replies ?? Array.from({ length: slot.owed }, () => answers.abandoned)) text += encodeReply(r);
+      }
+      this.#o.transport.write(text + encodeReply(answers.shuttingDown(this.#settings.heloName)));
+    }
+    this.#closeAll('shutdown');
+  }
+
   /** Shutting down: finish the transaction in progress, then say 421 and close. */
   drain(): void {
     this.#draining = true;
@@ -161,11 +184,18 @@ export class RelaySession {
   // ---- commands ---------------------------------------------------------------------------------
 
   #readCommands(): void {
-    while (this.#phase === 'command' && !this.#closing) {
-      const event = this.#reader.next();
-      if (event === undefined) break;
-      this.#onLine(event);
+    // The replies to what was read together are pumped once, after the last command of the group.
+    this.#reading = true;
+    try {
+      while (this.#phase === 'command' && !this.#closing) {
+        const event = this.#reader.next();
+        if (event === undefined) break;
+        this.#onLine(event);
+      }
+    } finally {
+      this.#reading = false;
     }
+    this.#pump();
     if (this.#inputEnded && this.#phase === 'command') this.#endOfInput();
   }
 
@@ -378,7 +408,7 @@ export class RelaySession {
     this.#notDrained.clear();
     this.#paused.delete('upstream');
     this.#detach(tx);
-    this.#enqueue(this.#finishData(tx, live, scanner));
+    this.#enqueue(this.#finishData(tx, live, scanner), undefined, this.#kind === 'smtp' ? 1 : tx.accepted().length);
     this.#reader.push(result.rest);
     this.#readCommands();
   }
@@ -498,12 +528,12 @@ export class RelaySession {
     }
   }
 
-  #enqueue(reply: SmtpReply | Promise<SmtpReply | readonly SmtpReply[]>, after?: () => void): void {
-    const slot: Slot = { replies: undefined, after };
+  #enqueue(reply: SmtpReply | Promise<SmtpReply | readonly SmtpReply[]>, after?: () => void, owed = 1): void {
+    const slot: Slot = { replies: undefined, after, owed };
     this.#slots.push(slot);
     if (!(reply instanceof Promise)) {
       slot.replies = [reply];
-      this.#pump();
+      if (!this.#reading) this.#pump();
       return;
     }
     void reply.then(
@@ -521,7 +551,11 @@ export class RelaySession {
   #pump(): void {
     let text = '';
     const afters: (() => void)[] = [];
-    for (let head = this.#slots[0]; head?.replies !== undefined; head = this.#slots[0]) {
+    // Replies ready ahead of one still being worked on wait for it, so that a pipelined group's
+    // replies leave in one write (MAIL's 250 with the onion's RCPT reply). RFC 2920 §3.2 lets a
+    // server buffer replies; every slot fills without more input from the client, so nothing waits on it.
+    const held = this.#slots.some((slot) => slot.replies === undefined);
+    for (let head = this.#slots[0]; !held && head?.replies !== undefined; head = this.#slots[0]) {
       this.#slots.shift();
       for (const r of head.replies) text += encodeReply(r);
       if (head.after !== undefined) afters.push(head.after);

@@ -4,7 +4,8 @@
 //   - recipients join their destination in RCPT order (route lookups run in parallel, joining does
 //     not), so RCPTs to one destination go out on its transaction in the order the MTA sent them;
 //   - MAIL before the first RCPT, one command outstanding unless the server offered PIPELINING
-//     (then RCPTs may overlap);
+//     (then the RCPTs go out behind MAIL without waiting for its reply, and overlap each other;
+//     a refused MAIL is still every recipient's answer);
 //   - a destination is released (back to the pool) only once its commands have settled, and
 //     aborted at once (no final dot) when the message must not complete.
 // Nothing here rejects: every failure is a reply.
@@ -27,7 +28,7 @@ export interface Recipient {
   destination: Destination | undefined;
 }
 
-type Opened = { readonly ok: true; readonly tx: UpstreamTransaction } | { readonly ok: false; readonly reply: SmtpReply };
+type Opened = { readonly ok: true; readonly tx: UpstreamTransaction; readonly mailReply: Promise<SmtpReply> } | { readonly ok: false; readonly reply: SmtpReply };
 
 export type DestinationEnd = 'release' | 'abort';
 
@@ -85,9 +86,11 @@ export class Destination {
       tx.abort('the inbound transaction was aborted');
       return { ok: false, reply: answers.lost };
     }
-    const reply = await settle(tx.mail(mail), 'MAIL');
-    // A refused MAIL is every recipient's answer: 5.6.7 (no SMTPUTF8), 5.3.4 (SIZE), the sender refused.
-    return replyClass(reply) === 2 ? { ok: true, tx } : { ok: false, reply: relayedReply(reply) };
+    const mailReply = settle(tx.mail(mail), 'MAIL');
+    // RFC 2920: to a PIPELINING server the RCPTs follow MAIL at once (one write, one round trip).
+    if (tx.capabilities.pipelining) return { ok: true, tx, mailReply };
+    const reply = await mailReply;
+    return mailRefusal(reply) ?? { ok: true, tx, mailReply };
   }
 
   /** RCPT on this destination, in the order of the calls. */
@@ -97,7 +100,9 @@ export class Destination {
       if (!opened.ok) return opened.reply;
       if (!opened.tx.capabilities.pipelining) await previous;
       if (this.#end === 'abort') return answers.lost;
-      return relayedReply(await settle(opened.tx.rcpt(command), 'RCPT'));
+      const rcpt = settle(opened.tx.rcpt(command), 'RCPT');
+      const refused = mailRefusal(await opened.mailReply);
+      return refused === undefined ? relayedReply(await rcpt) : refused.reply;
     });
     this.#last = reply;
     return reply;
@@ -245,6 +250,11 @@ export class InboundTransaction {
     this.#state = 'aborted';
     for (const d of this.destinations.values()) d.abort(reason);
   }
+}
+
+/** A refused MAIL is every recipient's answer: 5.6.7 (no SMTPUTF8), 5.3.4 (SIZE), the sender refused. */
+function mailRefusal(reply: SmtpReply): Extract<Opened, { ok: false }> | undefined {
+  return replyClass(reply) === 2 ? undefined : { ok: false, reply: relayedReply(reply) };
 }
 
 /** Awaits an upstream command; a rejection (the contract says none happens) becomes a 451 reply. */

@@ -24,8 +24,8 @@ export interface UpstreamCapabilities {
 
 /**
  * One mail transaction towards one onion destination, on a fresh or a reused session. Commands are
- * called in SMTP order (mail, rcpt..., data, write..., end) and at most one is outstanding; rcpt may
- * be called again before the previous one resolved when the server offered PIPELINING.
+ * called in SMTP order (mail, rcpt..., data, write..., end) and at most one is outstanding; when
+ * the server offered PIPELINING, rcpt may be called before mail or the previous rcpt resolved.
  */
 export interface UpstreamTransaction {
   /** The hop this transaction is connected to (the first of the route's hops that answered). */

@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { SmtpReplyReader, type SmtpReply } from '../../tor/smtp-reply.ts';
+import { CoalescingWriter } from '../coalesce.ts';
 
 export type WireFailure =
   | { readonly kind: 'timeout'; readonly ms: number; readonly detail: string }
@@ -23,6 +24,8 @@ interface Waiter {
 
 export class SmtpWire {
   #socket: Socket | TLSSocket;
+  /** Commands and message bytes of one turn (MAIL and its pipelined RCPTs, the dot after the last piece) in one write. */
+  #out: CoalescingWriter;
   /** The plaintext socket under TLS, destroyed with it. */
   readonly #raw: Socket;
   #reader = new SmtpReplyReader();
@@ -37,6 +40,7 @@ export class SmtpWire {
   constructor(socket: Socket) {
     this.#raw = socket;
     this.#socket = socket;
+    this.#out = new CoalescingWriter(socket);
     socket.setNoDelay(true);
     // Kept for the socket's whole life: under TLS errors may still surface on the raw socket.
     socket.on('error', (err) => {
@@ -60,7 +64,7 @@ export class SmtpWire {
 
   /** Writes a command line (CRLF added). Does nothing once the wire failed. */
   send(line: string): void {
-    if (this.#failure === undefined) this.#socket.write(`${line}\r\n`);
+    if (this.#failure === undefined) this.#out.write(`${line}\r\n`);
   }
 
   /** The next reply in order, or the failure; a timeout fails the whole wire (replies would no longer match their commands). */
@@ -81,7 +85,7 @@ export class SmtpWire {
   /** Message bytes; false when the caller should wait for drained(). Dropped once the wire failed. */
   write(chunk: Uint8Array): boolean {
     if (this.#failure !== undefined) return true;
-    return this.#socket.write(chunk);
+    return this.#out.write(chunk);
   }
 
   /** Resolves once the socket's buffer drained, or fails it when that takes longer than timeoutMs. */
@@ -117,6 +121,7 @@ export class SmtpWire {
     return new Promise((resolve) => {
       const secure = tlsConnect({ socket: this.#raw, servername, rejectUnauthorized: false });
       this.#socket = secure;
+      this.#out = new CoalescingWriter(secure);
       let settled = false;
       const finish = (failure: WireFailure | undefined): void => {
         if (settled) return;

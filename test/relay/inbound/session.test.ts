@@ -63,12 +63,12 @@ describe('relay session: LMTP', () => {
     const up = new FakeUpstreams({ [A]: { rcpt: () => slowRcpt.promise } });
     const h = startSession({ upstreams: up });
     h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@one.example>', 'RCPT TO:<b@two.example>', 'NOOP'));
-    await h.replies(2);
     // B is opened and asked while A's RCPT is still waiting.
     await up.waitFor(() => up.ops('rcpt', B).length === 1);
-    assert.equal(h.transport.replies.length, 3, 'nothing after MAIL is answered before A has answered');
+    // The replies to a pipelined group leave together, once the last of them is known.
+    assert.equal(h.transport.replies.length, 1, 'nothing is answered before A has answered');
     slowRcpt.open(reply(451, '4.3.0 try later'));
-    assert.deepEqual(await h.codes(3, 3), ['451 4.3.0', '250 2.0.0', '250 2.0.0']);
+    assert.deepEqual(await h.codes(5), ['250', '250 2.1.0', '451 4.3.0', '250 2.0.0', '250 2.0.0']);
   });
 
   it('sends RCPTs to one destination in RCPT order, one at a time without PIPELINING, even when the first waits for DNS', async () => {
@@ -76,7 +76,6 @@ describe('relay session: LMTP', () => {
     const up = new FakeUpstreams({ [A]: { capabilities: { pipelining: false } } });
     const h = startSession({ upstreams: up, resolver });
     h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<first@slow.example>', 'RCPT TO:<second@one.example>', 'RCPT TO:<third@one.example>'));
-    await h.replies(2);
     assert.deepEqual(resolver.lookups, ['slow.example']);
     assert.equal(up.ops('begin').length, 0, 'joins wait for the earlier recipient');
     resolver.release('slow.example', route('slow.example', [{ onion: A, port: 25 }]));
@@ -149,13 +148,16 @@ describe('relay session: LMTP', () => {
     assert.deepEqual(h.reports[0]?.recipients.map((x) => [x.torCode, x.outcome]), [['F2', 'deferred'], ['F6', 'bounced']]);
   });
 
-  it('answers every RCPT to a destination whose MAIL was refused with that refusal', async () => {
-    const up = new FakeUpstreams({ [A]: { mail: () => reply(553, '5.6.7 SMTPUTF8 not supported') } });
-    const h = startSession({ upstreams: up });
-    h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org> SMTPUTF8', 'RCPT TO:<a@one.example>', 'RCPT TO:<b@one.example>', 'RSET'));
-    assert.deepEqual(await h.codes(5), ['250', '250 2.1.0', '553 5.6.7', '553 5.6.7', '250 2.0.0']);
-    assert.equal(up.ops('rcpt').length, 0);
-    await up.waitFor(() => up.ops('release').length === 1);
+  it('answers every RCPT to a destination whose MAIL was refused with that refusal, RCPTs pipelined behind MAIL only with PIPELINING', async () => {
+    for (const pipelining of [true, false]) {
+      const up = new FakeUpstreams({ [A]: { mail: () => reply(553, '5.6.7 SMTPUTF8 not supported'), capabilities: { pipelining } } });
+      const h = startSession({ upstreams: up });
+      h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org> SMTPUTF8', 'RCPT TO:<a@one.example>', 'RCPT TO:<b@one.example>', 'RSET'));
+      assert.deepEqual(await h.codes(5), ['250', '250 2.1.0', '553 5.6.7', '553 5.6.7', '250 2.0.0'], `pipelining ${pipelining}`);
+      // RFC 2920: to a PIPELINING server the RCPTs went out behind MAIL before its reply; otherwise none is sent.
+      assert.equal(up.ops('rcpt').length, pipelining ? 2 : 0);
+      await up.waitFor(() => up.ops('release').length === 1);
+    }
   });
 
   it('passes the envelope parameters on to the upstream half', async () => {
@@ -369,12 +371,50 @@ describe('relay session: bad input and limits', () => {
     assert.equal(codeOf(idle.transport.replies.at(-1) ?? OK), '421 4.3.2');
   });
 
+  it('when the grace runs out, answers every reply still owed 451 4.3.2, then 421 4.3.2, and closes', async () => {
+    // After the dot: one onion answered, the other not yet; LMTP owes a reply per recipient.
+    const hang = gate<SmtpReply>();
+    const up = new FakeUpstreams({ [A]: { end: () => hang.promise } });
+    const h = startSession({ upstreams: up });
+    h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@one.example>', 'RCPT TO:<b@two.example>', 'DATA'));
+    await h.replies(5);
+    h.send(MESSAGE);
+    await up.waitFor(() => up.ops('end').length === 2);
+    h.session.drain();
+    h.session.abandon();
+    await h.done();
+    assert.deepEqual(h.transport.replies.slice(6).map(codeOf), ['451 4.3.2', '451 4.3.2', '421 4.3.2']);
+    assert.ok(h.transport.closed);
+    // A reply arriving afterwards changes nothing on the closed connection.
+    hang.open(OK);
+    await up.waitFor(() => up.ops('release').length === 2);
+    assert.equal(h.transport.replies.length, 9);
+
+    // Before the dot: the replies that are ready go out as they are, the RCPT still waiting on its onion gets 451.
+    const slow = gate<SmtpReply>();
+    const envelope = startSession({ upstreams: new FakeUpstreams({ [A]: { rcpt: () => slow.promise } }) });
+    envelope.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@one.example>', 'DATA'));
+    envelope.session.abandon();
+    await envelope.done();
+    assert.deepEqual(envelope.transport.replies.slice(1).map(codeOf), ['250', '250 2.1.0', '451 4.3.2', '451 4.3.2', '421 4.3.2']);
+
+    // Inside DATA the MTA is not reading replies: closed without one, the upstream aborted (no dot).
+    const inData = new FakeUpstreams();
+    const streaming = startSession({ upstreams: inData });
+    streaming.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@one.example>', 'DATA', 'Subject: cut'));
+    await streaming.replies(4);
+    streaming.session.abandon();
+    await streaming.done();
+    assert.equal(streaming.transport.replies.length, 5);
+    assert.deepEqual(inData.transactions.map((t) => t.state), ['aborted']);
+    assert.equal(inData.ops('end').length, 0);
+  });
+
   it('lets an RCPT pipelined before RSET get its true answer, then releases', async () => {
     const resolver = standardResolver();
     const up = new FakeUpstreams();
     const h = startSession({ upstreams: up, resolver });
     h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@later.example>', 'RSET'));
-    await h.replies(2);
     resolver.release('later.example', route('later.example', [{ onion: B, port: 25 }]));
     assert.deepEqual(await h.codes(2, 3), ['250 2.0.0', '250 2.0.0']);
     await up.waitFor(() => up.ops('release').length === 1);
@@ -386,10 +426,9 @@ describe('relay session: bad input and limits', () => {
     const up = new FakeUpstreams({ [A]: { data: () => slowData.promise } });
     const h = startSession({ upstreams: up });
     h.send(crlf('LHLO mta.test', 'MAIL FROM:<s@example.org>', 'RCPT TO:<a@one.example>', 'DATA'));
-    await h.replies(3);
     await up.waitFor(() => up.ops('data').length === 1);
-    assert.equal(h.transport.replies.length, 4);
+    assert.equal(h.transport.replies.length, 1, 'the group is answered once DATA has its reply');
     slowData.open(GO_AHEAD);
-    assert.equal((await h.replies(1, 4))[0]?.code, 354);
+    assert.deepEqual(await h.codes(4), ['250', '250 2.1.0', '250 2.0.0', '354']);
   });
 });

@@ -176,6 +176,24 @@ describe('upstream pool', () => {
     assert.equal(sink.messages.length, 1);
   });
 
+  it('a RCPT pipelined behind a MAIL the server refuses: both answered, the session RSET and reused', async () => {
+    const { sink, target } = await lab().sink({ commandReply: (line) => (line.startsWith('MAIL FROM:<refused@') ? '550 5.7.1 sender refused' : undefined) });
+    const up = lab().upstreams();
+    const tx = begun(await up.begin([target]));
+    assert.equal(tx.capabilities.pipelining, true);
+    const mail = tx.mail({ reversePath: 'refused@example.org', params: {} });
+    const rcpt = tx.rcpt({ forwardPath: 'r@example.net', params: {} });
+    assert.equal((await mail).code, 550);
+    await rcpt;
+    tx.release();
+    await until(() => up.idleCount === 1);
+    assert.deepEqual(sink.connections[0]?.commands.slice(-3).map((c) => c.split(':')[0]), ['MAIL FROM', 'RCPT TO', 'RSET']);
+    const ok = await deliver(up, [target]);
+    assert.equal(ok.end?.code, 250);
+    assert.equal(ok.transaction.reused, true);
+    assert.equal(sink.messages.length, 1);
+  });
+
   it('an aborted transaction closes the socket without the final dot: the server discards the message', async () => {
     const { sink, target } = await lab().sink();
     const up = lab().upstreams();

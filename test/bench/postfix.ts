@@ -24,6 +24,7 @@ import { processGroupCpuMs, runBurst, type BurstResult, type BurstSpec, type Cpu
 import { BENCH_DOMAIN, startRig, verifyBurst, type BenchPath as Path, type PostfixRig } from './postfix-rig.ts';
 import { median, roundOrder, throughputRatios } from './postfix-stats.ts';
 import { processCpuMs } from './proc-cpu.ts';
+import { wholeNumber } from './cli-options.ts';
 
 
 const PATH_LABEL: Readonly<Record<Path, string>> = {
@@ -65,13 +66,6 @@ const HELP = `usage: node dist/test/bench/postfix.js [options]
   --profile DIR  run the daemon under node --cpu-prof, profile written to DIR at the end
   --node-flags   extra node flags for the daemon, space-separated
   --log-level L  the daemon's log.level (default info: one line per message, as deployed)`;
-
-function wholeNumber(raw: string | undefined, fallback: number, what: string, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${what}: "${raw}" is not a whole number >= ${min}`);
-  return n;
-}
 
 function parseOptions(argv: readonly string[]): Options | 'help' {
   const { values } = parseArgs({

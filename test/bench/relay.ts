@@ -19,6 +19,7 @@ import { BENCH_ONION } from './postfix-rig.ts';
 import { median, roundOrder, throughputRatios } from './postfix-stats.ts';
 import { CONNECTION_IDLE, PATH_DOMAIN, PATH_SERVICE, relayProbes, startRelayRig, verifyRelayBurst, type RelayBenchPath as Path, type RelayRig } from './relay-rig.ts';
 import { smtpSourceRecipients } from './sink-dump.ts';
+import { wholeNumber } from './cli-options.ts';
 
 const ALL_PATHS: readonly Path[] = ['relay', 'torsocks', 'torsocks-nocache'];
 const PATH_LABEL: Readonly<Record<Path, string>> = {
@@ -60,13 +61,6 @@ const HELP = `usage: node dist/test/bench/relay.js [options]
   --paths LIST   of relay, torsocks, torsocks-nocache (default all; relay and torsocks are
                  the issue's (a) and (b))
   --profile DIR  run the daemon under node --cpu-prof, profile written to DIR at the end`;
-
-function wholeNumber(raw: string | undefined, fallback: number, what: string, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${what}: "${raw}" is not a whole number >= ${min}`);
-  return n;
-}
 
 function parseOptions(argv: readonly string[]): Options | 'help' {
   const { values } = parseArgs({

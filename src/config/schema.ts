@@ -159,7 +159,7 @@ export const defaults: Config = {
     idleTimeoutMs: 7_210_000,
     maxConnections: 1000,
   },
-  header: { name: 'X-Onion-Route', format: 'postfix', transport: 'smtptor', template: undefined },
+  header: { name: 'X-Onion-Route', format: 'postfix', transport: 'onionrelay', template: undefined },
   maps: [],
   bundledMap: true,
   mapParentMatch: false,

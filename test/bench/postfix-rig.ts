@@ -208,6 +208,9 @@ export async function startDaemon(
       `  socket_group: ${s.group}`,
       `maps: [${pins}]`,
       'bundled_map: false',
+      // The rig's milter_header_checks match smtptor:[<onion>]:25 (its FILTER picks the path).
+      'header:',
+      '  transport: smtptor',
       'dns:',
       `  servers: ["127.0.0.1:${s.dnsPort}"]`,
       'log:',

@@ -65,8 +65,7 @@ export async function startSoakDaemon(dir: string, o: SoakDaemonOptions = {}): P
       'milter.socket_group': null,
       'lookup.socketmap': `inet:127.0.0.1:${socketmapPort}`,
       'lookup.tcp_table': `inet:127.0.0.1:${tcpTablePort}`,
-      // Routes spelled per onion (smtptor:[<onion>]:25), as the soak's expectations are written.
-      'header.transport': 'smtptor',
+      // Routes spelled per onion (<transport>:[<onion>]:25), as the soak's expectations are written.
       'relay.postfix_nexthop': null,
       maps: [pins],
       'dns.servers': [`127.0.0.1:${dns.port}`],

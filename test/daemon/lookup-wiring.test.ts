@@ -27,7 +27,7 @@ test('lookup answers are counted per server and result', async () => {
     const port = Number(/:(\d+)$/.exec(spec)?.[1]);
     const client = await socketmapClient({ port });
     try {
-      assert.match((await client.ask('transport', 'user@pinned.example')) ?? '', /^OK smtptor:\[aj3n/);
+      assert.match((await client.ask('transport', 'user@pinned.example')) ?? '', /^OK onionrelay:\[aj3n/);
       assert.match((await client.ask('transport', 'user@other.example')) ?? '', /^NOTFOUND/);
     } finally {
       client.close();

@@ -104,8 +104,8 @@ describe('serve', () => {
 
   test('listens on a unix socket with the configured mode and routes pinned and SRV domains', async () => {
     assert.equal(statSync(socket).mode & 0o777, 0o660);
-    assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@pinned.example'), `smtptor:[${A}]:25`);
-    assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@srv.example'), `smtptor:[${B}]:25`);
+    assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@pinned.example'), `onionrelay:[${A}]:25`);
+    assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@srv.example'), `onionrelay:[${B}]:25`);
     assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@new.example'), undefined);
     await log.waitFor(/message routed/);
   });
@@ -114,14 +114,14 @@ describe('serve', () => {
     writeFileSync(configPath, 'milter:\n  listen: [this is not valid\n');
     child.kill('SIGHUP');
     await log.waitFor(/reload rejected/);
-    assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@pinned.example'), `smtptor:[${A}]:25`);
+    assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@pinned.example'), `onionrelay:[${A}]:25`);
   });
 
   test('SIGHUP with a new map entry routes the new domain', async () => {
     writeConfig(`pinned.example: ${A}\nnew.example: ${B}\n`);
     child.kill('SIGHUP');
     await log.waitFor(/configuration reloaded/);
-    assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@new.example'), `smtptor:[${B}]:25`);
+    assert.equal(await routeHeaderFor(`unix:${socket}`, 'u@new.example'), `onionrelay:[${B}]:25`);
   });
 
   test('SIGTERM drains and exits 0, removing the socket', async () => {

@@ -65,6 +65,8 @@ describe('real Postfix routing per recipient through our lookup servers', { skip
       bundledMap: false,
       dns: { ...defaults.dns, servers: [{ address: '127.0.0.1', port: dns.port, trustAd: false }] },
       policy: { ...defaults.policy, localDomains: ['local.test'] },
+      // This Postfix's onion transport is a discard(8) service named smtptor.
+      header: { ...defaults.header, transport: 'smtptor' },
       lookup: { ...defaults.lookup, socketmap: 'inet:127.0.0.1:0', tcpTable: 'inet:127.0.0.1:0' },
       log: { ...defaults.log, level: 'silent' },
     };
@@ -152,7 +154,7 @@ describe('real Postfix routing per recipient through our lookup servers', { skip
 
   it('the export for Postfix, fed to postmap, answers the static routes exactly as the servers do', async () => {
     const configFile = join(dir, 'config.yml');
-    await writeFile(configFile, `maps:\n  - ${join(dir, 'pins.yml')}\n  - ${join(dir, 'more-pins.yml')}\nbundled_map: false\n`);
+    await writeFile(configFile, `maps:\n  - ${join(dir, 'pins.yml')}\n  - ${join(dir, 'more-pins.yml')}\nbundled_map: false\nheader:\n  transport: smtptor\n`);
     const out = join(dir, 'transport');
     const r = await runCli(['export', '--format', 'postfix', '--config', configFile, '--output', out]);
     assert.equal(r.status, 0, r.stderr);

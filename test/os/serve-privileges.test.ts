@@ -100,7 +100,7 @@ describe('serve as root with user:', { skip }, () => {
   });
 
   test('serves a milter transaction after the switch', async () => {
-    assert.equal(await routeHeaderFor(`unix:${dir}/sock/milter.sock`, 'u@pinned.example'), `smtptor:[${A}]:25`);
+    assert.equal(await routeHeaderFor(`unix:${dir}/sock/milter.sock`, 'u@pinned.example'), `onionrelay:[${A}]:25`);
   });
 
   test('SIGHUP reloads as the user: a new pin routes; a map only root can read is refused', async () => {
@@ -108,14 +108,14 @@ describe('serve as root with user:', { skip }, () => {
     let mark = daemon.mark();
     daemon.child.kill('SIGHUP');
     await daemon.waitFor(/configuration reloaded/, { since: mark });
-    assert.equal(await routeHeaderFor(`unix:${dir}/sock/milter.sock`, 'u@new.example'), `smtptor:[${B}]:25`);
+    assert.equal(await routeHeaderFor(`unix:${dir}/sock/milter.sock`, 'u@new.example'), `onionrelay:[${B}]:25`);
 
     chmodSync(join(dir, 'pins.yml'), 0o600);
     mark = daemon.mark();
     daemon.child.kill('SIGHUP');
     const rejected = await daemon.waitFor(/reload rejected/, { since: mark });
     assert.match(String(rejected['err']), /EACCES|permission/i);
-    assert.equal(await routeHeaderFor(`unix:${dir}/sock/milter.sock`, 'u@new.example'), `smtptor:[${B}]:25`);
+    assert.equal(await routeHeaderFor(`unix:${dir}/sock/milter.sock`, 'u@new.example'), `onionrelay:[${B}]:25`);
   });
 
   test('SIGTERM drains, exits 0 and the user removes its sockets', async () => {
@@ -170,7 +170,7 @@ describe('serve started as its user (systemd User=) in a setgid socket directory
       const status = parseProcStatus(readFileSync(`/proc/${String(daemon.child.pid)}/status`, 'utf8'));
       assert.equal(status.groups.includes(sockets.gid), false);
       assert.deepEqual(socketOf(join(dir, 'sock/milter.sock')), { uid: user.uid, gid: sockets.gid, mode: 0o660 });
-      assert.equal(await routeHeaderFor(`unix:${dir}/sock/milter.sock`, 'u@pinned.example'), `smtptor:[${A}]:25`);
+      assert.equal(await routeHeaderFor(`unix:${dir}/sock/milter.sock`, 'u@pinned.example'), `onionrelay:[${A}]:25`);
       assert.equal(await daemon.stop(), 0);
     } finally {
       await daemon?.kill();

@@ -151,7 +151,7 @@ describe('npm pack, then npm install -g from the tarball, offline', { skip }, ()
     test('serve routes a recipient of a bundled-map domain in a real milter transaction and exits 0 on SIGTERM', async () => {
       const daemon = await startDaemon(config, { command: [bin] });
       try {
-        assert.equal(await routeHeaderFor(`unix:${dir}/milter.sock`, `postmaster@${domain}`), `smtptor:[${onion}]:25`);
+        assert.equal(await routeHeaderFor(`unix:${dir}/milter.sock`, `postmaster@${domain}`), `onionrelay:[${onion}]:25`);
         assert.equal(await daemon.stop(), 0);
         assert.equal(existsSync(join(dir, 'milter.sock')), false);
       } finally {

@@ -2,7 +2,7 @@
 // (YAML, domain normalisation, onion checks): about 2 s for 50,000 entries, during which a daemon
 // that did it on its own thread answered nothing (milter, lookups, relay). Here a worker thread
 // (load-worker.ts) reads, parses and compiles, and hands the tables back packed (packed-table.ts):
-// one string and two transferred buffers, not 50,000 objects to clone and later collect.
+// three transferred buffers, not 50,000 objects to clone and later collect.
 // If no worker can be started (out of memory or descriptors), the maps are loaded in this thread.
 import { Worker } from 'node:worker_threads';
 import { loadStaticMaps } from './load.ts';

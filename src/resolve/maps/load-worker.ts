@@ -16,7 +16,7 @@ async function main(port: NonNullable<typeof parentPort>, input: WorkerInput): P
     const parts = staticMapParts(await loadStaticMaps(input.paths, input.options));
     const exact = packTable(parts.exact.entries());
     const parents = packTable(parts.parents.entries());
-    post({ kind: 'tables', exact, parents }, [exact.starts, exact.slots, parents.starts, parents.slots]);
+    post({ kind: 'tables', exact, parents }, [exact.bytes, exact.starts, exact.slots, parents.bytes, parents.starts, parents.slots]);
     for (let i = 0; i < parts.problems.length; i += SLICE_ENTRIES) post({ kind: 'problems', problems: parts.problems.slice(i, i + SLICE_ENTRIES) });
     post({ kind: 'done', stats: parts.stats, parentMatch: parts.parentMatch });
   } catch (err) {

@@ -5,18 +5,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../../errors.ts';
 import { loadStaticMaps } from './load.ts';
 import { SLICE_ENTRIES, type WorkerInput, type WorkerMessage } from './load-off-thread.ts';
+import { packTable } from './packed-table.ts';
 import { staticMapParts } from './static-map.ts';
 
 async function main(port: NonNullable<typeof parentPort>, input: WorkerInput): Promise<void> {
-  const post = (message: WorkerMessage): void => {
-    port.postMessage(message);
+  const post = (message: WorkerMessage, transfer: ArrayBuffer[] = []): void => {
+    port.postMessage(message, transfer);
   };
   try {
     const parts = staticMapParts(await loadStaticMaps(input.paths, input.options));
-    for (const kind of ['exact', 'parents'] as const) {
-      const all = [...parts[kind]];
-      for (let i = 0; i < all.length; i += SLICE_ENTRIES) post({ kind, entries: all.slice(i, i + SLICE_ENTRIES) });
-    }
+    const exact = packTable(parts.exact.entries());
+    const parents = packTable(parts.parents.entries());
+    post({ kind: 'tables', exact, parents }, [exact.bytes, exact.starts, exact.slots, parents.bytes, parents.starts, parents.slots]);
     for (let i = 0; i < parts.problems.length; i += SLICE_ENTRIES) post({ kind: 'problems', problems: parts.problems.slice(i, i + SLICE_ENTRIES) });
     post({ kind: 'done', stats: parts.stats, parentMatch: parts.parentMatch });
   } catch (err) {

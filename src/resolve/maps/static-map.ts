@@ -5,6 +5,7 @@
 // only a warning.
 import { normaliseDomain } from '../address.ts';
 import { makeProblem } from './collector.ts';
+import type { LookupTable } from './packed-table.ts';
 import type { MapClaim, MapCollector } from './collector.ts';
 import type {
   MapProblem,
@@ -81,8 +82,8 @@ function place(claim: MapClaim): string {
 
 /** A compiled map as plain data, to hand across a thread (load-off-thread.ts) and rebuild there. */
 export interface StaticMapParts {
-  readonly exact: ReadonlyMap<string, StaticLookup>;
-  readonly parents: ReadonlyMap<string, StaticLookup>;
+  readonly exact: LookupTable;
+  readonly parents: LookupTable;
   readonly problems: readonly MapProblem[];
   readonly stats: MapStats;
   readonly parentMatch: boolean;
@@ -101,14 +102,14 @@ class CompiledStaticMap implements StaticMap {
   readonly problems: readonly MapProblem[];
   readonly stats: MapStats;
   readonly isComplete: boolean;
-  readonly #exact: ReadonlyMap<string, StaticLookup>;
-  readonly #parents: ReadonlyMap<string, StaticLookup>;
+  readonly #exact: LookupTable;
+  readonly #parents: LookupTable;
   readonly #parentMatch: boolean;
   #entries: readonly StaticMapEntry[] | undefined;
 
   constructor(
-    exact: ReadonlyMap<string, StaticLookup>,
-    parents: ReadonlyMap<string, StaticLookup>,
+    exact: LookupTable,
+    parents: LookupTable,
     problems: readonly MapProblem[],
     stats: MapStats,
     parentMatch: boolean,
@@ -158,8 +159,8 @@ class CompiledStaticMap implements StaticMap {
         all.push(Object.freeze({ domain, kind: 'conflict', places: answer.places }));
       }
     };
-    for (const [domain, answer] of this.#exact) add(domain, answer);
-    for (const [domain, answer] of this.#parents) add(`.${domain}`, answer);
+    for (const [domain, answer] of this.#exact.entries()) add(domain, answer);
+    for (const [domain, answer] of this.#parents.entries()) add(`.${domain}`, answer);
     return all.sort((a, b) => compareDomains(a.domain, b.domain));
   }
 }

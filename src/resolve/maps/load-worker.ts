@@ -1,4 +1,5 @@
-// The worker thread of load-off-thread.ts: loads and compiles the maps, posts the tables in slices.
+// The worker thread of load-off-thread.ts: loads and compiles the maps, posts the tables packed
+// (transferred, not cloned), then the problems in slices.
 import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';

@@ -1,10 +1,11 @@
 // A compiled map table (domain -> answer) in a form that crosses threads without being cloned
-// entry by entry and that the garbage collector never walks: one string of records
-// `domain \t JSON answer`, their start offsets and an open-addressing hash index, both in
-// transferable ArrayBuffers, the records as UTF-8 bytes too, off the heap. Handing a Map of 50,000 answer objects to the daemon's thread cost it
-// a structured-clone of 200,000 objects, their promotion to the old generation and, at the next
-// reload, a major GC of the old map: 77-420 ms without answering. Even one 10 MB string copied
-// in grows the old generation enough to start a major GC; transferred buffers cost nothing.
+// entry by entry and that the garbage collector never walks: UTF-8 records `domain \t JSON answer`,
+// their start offsets and an open-addressing hash index, three transferable ArrayBuffers off the
+// heap. Handing a Map of 50,000 answer objects to the daemon's thread cost it a structured clone of
+// 200,000 objects, their promotion to the old generation and, at the next reload, a major GC of the
+// old map: 77-420 ms without answering. Even one 10 MB string copied in grows the old generation
+// enough to start a major GC; transferred buffers cost nothing. The price is a lookup that decodes
+// its answer (about 2.5 us instead of 0.44).
 import type { StaticLookup } from './types.ts';
 
 /** What a map table needs to answer lookups and list its entries; a Map is one too. */
